@@ -1,0 +1,411 @@
+"""Applying a plan to the kernel, and removing what it built.
+
+The applier walks the planner's operations in order. Every namespace and
+netdevsim device is recorded in the run journal before it is created, so
+``teardown`` (and a later ``netharness clean``) can remove exactly what this
+run made, also after an exception or a kill halfway through.
+
+Netlink goes through pyroute2, with one netlink socket per namespace opened
+in-process (see ``harness.netns``), never by forking per namespace.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import ipaddress
+import os
+import secrets
+import socket
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pyroute2 import IPRoute
+from pyroute2.netlink import NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST
+from pyroute2.netlink.exceptions import NetlinkError
+from pyroute2.netlink.rtnl import RTM_NEWLINK
+from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
+from pyroute2.netlink.generic.mptcp import MPTCP
+
+from .. import netns as nsutil
+from . import plan as P
+from .journal import Journal, all_journals, machine_lock
+from .model import Topology
+
+NETDEVSIM_BUS = Path("/sys/bus/netdevsim")
+NETDEVSIM_FIRST_ID = 4000  # away from the small fixed ids upstream selftests use
+
+_NETLINK_GENERIC = 16
+_SOL_NETLINK = 270
+_NETLINK_EXT_ACK = 11
+_IFF_UP = 0x1
+_IFA_F_NODAD = 0x02
+_MPTCP_FLAGS = {"signal": 0x1, "subflow": 0x2, "backup": 0x4, "fullmesh": 0x8}
+
+
+class BuildError(RuntimeError):
+    """A kernel request failed; says which operation and why."""
+
+
+def new_run_id() -> str:
+    """8 hex characters: unique enough for concurrent runs, short enough for names."""
+    return secrets.token_hex(4)
+
+
+def _netlink_socket(netns_fd: int, proto: int) -> socket.socket:
+    sock = nsutil.socket_in(netns_fd, socket.AF_NETLINK, socket.SOCK_DGRAM, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+    # Extended ACKs carry the kernel's own explanation ("VLAN filtering is
+    # disabled") into our error messages.
+    sock.setsockopt(_SOL_NETLINK, _NETLINK_EXT_ACK, 1)
+    return sock
+
+
+@dataclass
+class NamespaceHandle:
+    """An open namespace: its fd and a netlink route socket living inside it."""
+
+    name: str
+    fd: int
+    ipr: IPRoute
+    _mptcp: MPTCP | None = None
+
+    @property
+    def mptcp(self) -> MPTCP:
+        if self._mptcp is None:
+            self._mptcp = MPTCP(use_socket=_netlink_socket(self.fd, _NETLINK_GENERIC))
+        return self._mptcp
+
+    @classmethod
+    def open(cls, name: str, fd: int) -> "NamespaceHandle":
+        return cls(name=name, fd=fd, ipr=IPRoute(use_socket=_netlink_socket(fd, socket.NETLINK_ROUTE)))
+
+    def close(self) -> None:
+        for client in (self.ipr, self._mptcp):
+            if client is not None:
+                with contextlib.suppress(Exception):
+                    client.close()
+        with contextlib.suppress(OSError):
+            os.close(self.fd)
+
+
+def _describe(op: P.Op) -> str:
+    fields = ", ".join(f"{k}={v}" for k, v in vars(op).items())
+    return f"{type(op).__name__}({fields})"
+
+
+@dataclass
+class Applier:
+    """Executes plan operations; keeps the per-namespace handles it opened."""
+
+    plan: P.Plan
+    journal: Journal
+    handles: dict[str, NamespaceHandle] = field(default_factory=dict)
+    ifindex: dict[tuple[str, str], int] = field(default_factory=dict)
+    netdevsim_ids: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.ifindex.update(self.plan.ifindex)
+
+    def run(self) -> None:
+        for op in self.plan.ops:
+            try:
+                getattr(self, f"_do_{type(op).__name__}")(op)
+            except (NetlinkError, OSError) as exc:
+                raise BuildError(f"{_describe(op)} failed: {exc}") from exc
+
+    def index(self, node: str, ifname: str) -> int:
+        key = (node, ifname)
+        if key not in self.ifindex:
+            found = self.handles[node].ipr.link_lookup(ifname=ifname)
+            if not found:
+                raise BuildError(f"node {node}: no interface {ifname!r}")
+            self.ifindex[key] = found[0]
+        return self.ifindex[key]
+
+    # --- namespaces and sysctls --------------------------------------------
+
+    def _do_CreateNetns(self, op: P.CreateNetns) -> None:
+        # Already in the journal: build() records every planned name up front.
+        fd = nsutil.create(op.netns)
+        self.handles[op.node] = NamespaceHandle.open(op.netns, fd)
+
+    def _do_SetSysctl(self, op: P.SetSysctl) -> None:
+        nsutil.write_sysctl(self.handles[op.node].fd, op.key, op.value)
+
+    # --- netdevsim ------------------------------------------------------------
+
+    def _do_CreateNetdevsim(self, op: P.CreateNetdevsim) -> None:
+        if not (NETDEVSIM_BUS / "new_device").exists():
+            raise BuildError(f"netdevsim is not available: {NETDEVSIM_BUS / 'new_device'} does not exist")
+        with machine_lock("netdevsim"):
+            dev_id = _free_netdevsim_id()
+            self.journal.netdevsim[f"{op.node}/{op.device}"] = dev_id
+            self.journal.save()
+        self.netdevsim_ids[(op.node, op.device)] = dev_id
+        spec = f"{dev_id} {op.ports}" + (f" {op.queues}" if op.queues else "")
+        nsutil.write_file_in(self.handles[op.node].fd, str(NETDEVSIM_BUS / "new_device"), spec)
+
+    def _do_RenameNetdevsimPort(self, op: P.RenameNetdevsimPort) -> None:
+        ipr = self.handles[op.node].ipr
+        dev_id = self.netdevsim_ids[(op.node, op.device)]
+        index = _find_netdevsim_port(ipr, dev_id, op.port)
+        if index is None:
+            raise BuildError(f"node {op.node}: netdevsim{dev_id} has no port {op.port}")
+        ipr.link("set", index=index, ifname=op.ifname)
+        self.ifindex[(op.node, op.ifname)] = index
+
+    def _do_PeerNetdevsim(self, op: P.PeerNetdevsim) -> None:
+        a, b = self.handles[op.node], self.handles[op.peer_node]
+        spec = f"{a.fd}:{self.index(op.node, op.ifname)} {b.fd}:{self.index(op.peer_node, op.peer_ifname)}"
+        with open(NETDEVSIM_BUS / "link_device", "w", encoding="ascii") as f:
+            f.write(spec)
+
+    # --- links ----------------------------------------------------------------
+
+    @staticmethod
+    def _link_attrs(s: P.LinkSettings) -> dict:
+        attrs: dict = {"ifname": s.ifname, "index": s.ifindex}
+        if s.mtu is not None:
+            attrs["mtu"] = s.mtu
+        if s.mac is not None:
+            attrs["address"] = s.mac
+        if s.up:
+            attrs["flags"] = _IFF_UP
+            attrs["change"] = _IFF_UP
+        return attrs
+
+    def _do_CreateVeth(self, op: P.CreateVeth) -> None:
+        # pyroute2's link("add", peer=...) drops the peer's ifinfomsg header,
+        # so the request is assembled here: both ends get their planned
+        # ifindex, the peer is born in its namespace, and the local end joins
+        # its bridge and comes up in the same request.
+        local, peer = op.local, op.peer
+        peer_attrs = [("IFLA_IFNAME", peer.ifname), ("IFLA_NET_NS_FD", self.handles[op.peer_node].fd)]
+        peer_attrs += _optional_attrs(peer)
+        attrs = [("IFLA_IFNAME", local.ifname), *_optional_attrs(local)]
+        if op.local_master is not None:
+            attrs.append(("IFLA_MASTER", self.index(op.node, op.local_master)))
+        info = {"attrs": [("VETH_INFO_PEER", {"index": peer.ifindex, "attrs": peer_attrs})]}
+        attrs.append(("IFLA_LINKINFO", {"attrs": [("IFLA_INFO_KIND", "veth"), ("IFLA_INFO_DATA", info)]}))
+        msg = ifinfmsg()
+        msg["index"] = local.ifindex
+        if local.up:
+            msg["flags"] = msg["change"] = _IFF_UP
+        msg["attrs"] = attrs
+        _request(self.handles[op.node].ipr, msg, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL)
+        if peer.up:
+            # The kernel cannot open the peer before the pair is linked
+            # (veth_open: ENOTCONN), so the peer comes up in a second request.
+            self.handles[op.peer_node].ipr.link("set", index=peer.ifindex, state="up")
+
+    def _do_CreateBridge(self, op: P.CreateBridge) -> None:
+        attrs = self._link_attrs(op.link)
+        attrs.pop("flags", None), attrs.pop("change", None)  # up only once ports are in
+        if op.vlan_filtering:
+            # Only when asked: kernels without BRIDGE_VLAN_FILTERING reject
+            # the attribute even when it says 0.
+            attrs["br_vlan_filtering"] = 1
+        self.handles[op.node].ipr.link("add", kind="bridge", **attrs)
+
+    def _do_CreateVlan(self, op: P.CreateVlan) -> None:
+        attrs = self._link_attrs(op.link)
+        attrs.pop("flags", None), attrs.pop("change", None)
+        self.handles[op.node].ipr.link(
+            "add", kind="vlan", link=self.index(op.node, op.parent), vlan_id=op.vlan_id, **attrs
+        )
+
+    def _do_SetMaster(self, op: P.SetMaster) -> None:
+        self.handles[op.node].ipr.link(
+            "set", index=self.index(op.node, op.ifname), master=self.index(op.node, op.master)
+        )
+
+    def _do_AddBridgeVlan(self, op: P.AddBridgeVlan) -> None:
+        v = op.vlans
+        info: dict = {"vid": str(v.first) if v.first == v.last else f"{v.first}-{v.last}"}
+        flags = [name for name, on in (("pvid", v.pvid), ("untagged", v.untagged)) if on]
+        if flags:
+            info["flags"] = flags
+        self.handles[op.node].ipr.vlan_filter("add", index=self.index(op.node, op.ifname), vlan_info=info)
+
+    def _do_ConfigureLink(self, op: P.ConfigureLink) -> None:
+        attrs: dict = {}
+        if op.mtu is not None:
+            attrs["mtu"] = op.mtu
+        if op.mac is not None:
+            attrs["address"] = op.mac
+        if op.up is not None:
+            attrs["state"] = "up" if op.up else "down"
+        if attrs:
+            self.handles[op.node].ipr.link("set", index=self.index(op.node, op.ifname), **attrs)
+
+    # --- layer 3 --------------------------------------------------------------
+
+    def _do_AddAddress(self, op: P.AddAddress) -> None:
+        addr = op.address
+        kwargs: dict = {}
+        if addr.version == 6:
+            # No DAD: an address left "tentative" cannot be bound, and tests
+            # would race the 1-2 s DAD timer.
+            kwargs["flags"] = _IFA_F_NODAD
+        self.handles[op.node].ipr.addr(
+            "add",
+            index=self.index(op.node, op.ifname),
+            address=str(addr.ip),
+            prefixlen=addr.network.prefixlen,
+            **kwargs,
+        )
+
+    def _do_AddRoute(self, op: P.AddRoute) -> None:
+        r = op.route
+        kwargs: dict = {"family": socket.AF_INET if r.family == 4 else socket.AF_INET6}
+        if r.to == "default":
+            kwargs["dst"] = "0.0.0.0/0" if r.family == 4 else "::/0"
+        else:
+            kwargs["dst"] = str(ipaddress.ip_network(r.to, strict=False))
+        if r.via is not None:
+            kwargs["gateway"] = str(r.via)
+        if r.dev is not None:
+            kwargs["oif"] = self.index(op.node, r.dev)
+        if r.metric is not None:
+            kwargs["priority"] = r.metric
+        if r.table is not None:
+            kwargs["table"] = r.table
+        self.handles[op.node].ipr.route("add", **kwargs)
+
+    def _do_SetMptcpLimits(self, op: P.SetMptcpLimits) -> None:
+        kwargs = {}
+        if op.limits.subflows is not None:
+            kwargs["subflows"] = op.limits.subflows
+        if op.limits.add_addr_accepted is not None:
+            kwargs["rcv_add_addrs"] = op.limits.add_addr_accepted
+        self.handles[op.node].mptcp.limits("set", **kwargs)
+
+    def _do_AddMptcpEndpoint(self, op: P.AddMptcpEndpoint) -> None:
+        ep = op.endpoint
+        kwargs: dict = {"addr4" if ep.address.version == 4 else "addr6": str(ep.address)}
+        if ep.id is not None:
+            kwargs["id"] = ep.id
+        if ep.port is not None:
+            kwargs["port"] = ep.port
+        flags = sum(_MPTCP_FLAGS[f] for f in ep.flags)
+        if flags:
+            kwargs["flags"] = flags
+        if ep.interface is not None:
+            # pyroute2 0.9 declares IF_IDX as a raw ('hex') attribute, so it
+            # takes the kernel's s32 as bytes.
+            kwargs["if_idx"] = struct.pack("=i", self.index(op.node, ep.interface))
+        self.handles[op.node].mptcp.endpoint("add", **kwargs)
+
+    def close(self) -> None:
+        for handle in self.handles.values():
+            handle.close()
+        self.handles.clear()
+
+
+def _optional_attrs(s: P.LinkSettings) -> list[tuple[str, object]]:
+    attrs: list[tuple[str, object]] = []
+    if s.mtu is not None:
+        attrs.append(("IFLA_MTU", s.mtu))
+    if s.mac is not None:
+        attrs.append(("IFLA_ADDRESS", s.mac))
+    return attrs
+
+
+def _request(ipr: IPRoute, msg: ifinfmsg, msg_type: int, flags: int) -> list:
+    """Send one prepared rtnetlink message and wait for its ACK (or raise)."""
+
+    async def send() -> list:
+        responses = await ipr.asyncore.nlm_request(msg, msg_type, NLM_F_REQUEST | NLM_F_ACK | flags)
+        return [m async for m in responses]
+
+    return ipr._run_with_cleanup(send)
+
+
+# --- netdevsim helpers ------------------------------------------------------------
+
+
+def _free_netdevsim_id() -> int:
+    """Lowest id neither present on the bus nor reserved by a live run's journal.
+
+    Called with the netdevsim machine lock held; the caller records the id in
+    its journal before releasing it.
+    """
+    used = set()
+    for entry in (NETDEVSIM_BUS / "devices").iterdir():
+        if entry.name.startswith("netdevsim"):
+            used.add(int(entry.name.removeprefix("netdevsim")))
+    for journal in all_journals():
+        used.update(journal.netdevsim.values())
+    dev_id = NETDEVSIM_FIRST_ID
+    while dev_id in used:
+        dev_id += 1
+    return dev_id
+
+
+def _find_netdevsim_port(ipr: IPRoute, dev_id: int, port: int) -> int | None:
+    """ifindex of port ``port`` of netdevsim device ``dev_id`` in this namespace."""
+    parent = f"netdevsim{dev_id}"
+    for link in ipr.get_links():
+        if link.get_attr("IFLA_PARENT_DEV_NAME") == parent and link.get_attr("IFLA_PHYS_PORT_NAME") == f"p{port}":
+            return link["index"]
+    return None
+
+
+def delete_netdevsim(dev_id: int) -> bool:
+    """Remove one netdevsim device by id; False if it was already gone."""
+    if not (NETDEVSIM_BUS / "devices" / f"netdevsim{dev_id}").exists():
+        return False
+    try:
+        with open(NETDEVSIM_BUS / "del_device", "w", encoding="ascii") as f:
+            f.write(str(dev_id))
+    except OSError as exc:
+        if exc.errno in (errno.ENOENT, errno.EINVAL):
+            return False
+        raise
+    return True
+
+
+# --- build and teardown -----------------------------------------------------------
+
+
+def teardown(journal: Journal) -> list[str]:
+    """Remove everything the journal lists; return what was actually removed.
+
+    netdevsim devices go first: a physical-like netdev whose namespace dies is
+    moved back to the root namespace, where it would be left behind.
+    """
+    removed: list[str] = []
+    for key, dev_id in journal.netdevsim.items():
+        if delete_netdevsim(dev_id):
+            removed.append(f"netdevsim{dev_id} ({key})")
+    for name in journal.netns.values():
+        if nsutil.remove(name):
+            removed.append(f"netns {name}")
+    journal.delete()
+    return removed
+
+
+def build(topology: Topology, run_id: str | None = None, detached: bool = False) -> tuple[Journal, Applier]:
+    """Build ``topology``; on any failure, undo everything and re-raise.
+
+    Returns the journal (the run's identity) and the applier, whose handles
+    stay open for the live topology.
+    """
+    run_id = run_id or new_run_id()
+    plan = P.make_plan(topology, run_id)
+    journal = Journal.new(run_id, topology.name, str(topology.source) if topology.source else None)
+    journal.netns = dict(plan.netns)  # write-ahead: names known before creation
+    journal.detached = detached
+    journal.save()
+    applier = Applier(plan=plan, journal=journal)
+    try:
+        applier.run()
+        journal.complete = True
+        journal.save()
+    except BaseException:
+        applier.close()
+        teardown(journal)
+        raise
+    return journal, applier

@@ -1,0 +1,148 @@
+"""A built topology as tests see it: nodes to run commands, open sockets and
+read interface state in.
+
+Commands run through ``ip netns exec`` so that the child also sees the
+namespace's own /sys (``/sys/class/net``), as the kernel selftests' tools
+expect. Sockets are created in-process and stay in the node's namespace.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import socket
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pyroute2 import IPRoute
+
+from .. import netns as nsutil
+from .build import Applier, Journal, NamespaceHandle, build, teardown
+from .model import Node, Topology
+
+
+class CommandError(AssertionError):
+    """A command run in a node failed; carries its output for the test report."""
+
+
+@dataclass
+class LiveNode:
+    name: str
+    model: Node
+    handle: NamespaceHandle
+
+    @property
+    def netns(self) -> str:
+        """The kernel name of this node's namespace (``ip netns`` name)."""
+        return self.handle.name
+
+    @property
+    def ipr(self) -> IPRoute:
+        """A pyroute2 IPRoute bound to this node's namespace."""
+        return self.handle.ipr
+
+    def argv(self, argv: Sequence[str]) -> list[str]:
+        return ["ip", "netns", "exec", self.netns, *argv]
+
+    def run(
+        self, argv: Sequence[str], *, check: bool = True, timeout: float = 60, input: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``argv`` inside the node; by default a non-zero exit fails the test."""
+        proc = subprocess.run(
+            self.argv(argv), capture_output=True, text=True, timeout=timeout, input=input, check=False
+        )
+        if check and proc.returncode != 0:
+            raise CommandError(
+                f"[{self.name}] {' '.join(argv)} exited {proc.returncode}\n"
+                f"stdout: {proc.stdout.strip()}\nstderr: {proc.stderr.strip()}"
+            )
+        return proc
+
+    def json(self, argv: Sequence[str]) -> Any:
+        """Run a command with JSON output (``ip -j``, ``devlink -j``) and parse it."""
+        out = self.run(argv).stdout
+        return json.loads(out) if out.strip() else None
+
+    def popen(self, argv: Sequence[str], **kwargs: Any) -> subprocess.Popen:
+        kwargs.setdefault("stdout", subprocess.PIPE)
+        kwargs.setdefault("stderr", subprocess.PIPE)
+        return subprocess.Popen(self.argv(argv), **kwargs)
+
+    def socket(self, family: int = socket.AF_INET, type_: int = socket.SOCK_STREAM, proto: int = 0) -> socket.socket:
+        """A socket living in this node's namespace."""
+        return nsutil.socket_in(self.handle.fd, family, type_, proto)
+
+    def sysctl(self, key: str) -> str:
+        return nsutil.read_sysctl(self.handle.fd, key)
+
+    def set_sysctl(self, key: str, value: str | int) -> None:
+        nsutil.write_sysctl(self.handle.fd, key, str(value))
+
+    def link(self, ifname: str) -> dict[str, Any]:
+        """State of one interface: index, name, mtu, mac, operstate, flags, master."""
+        found = self.ipr.link("get", ifname=ifname)
+        msg = found[0]
+        return {
+            "index": msg["index"],
+            "ifname": msg.get_attr("IFLA_IFNAME"),
+            "mtu": msg.get_attr("IFLA_MTU"),
+            "mac": msg.get_attr("IFLA_ADDRESS"),
+            "operstate": msg.get_attr("IFLA_OPERSTATE"),
+            "up": bool(msg["flags"] & 0x1),
+            "master": msg.get_attr("IFLA_MASTER"),
+            "kind": (msg.get_nested("IFLA_LINKINFO", "IFLA_INFO_KIND")),
+        }
+
+    def addresses(self, ifname: str) -> list[ipaddress.IPv4Interface | ipaddress.IPv6Interface]:
+        """Addresses on one interface, as ``ipaddress`` interface objects."""
+        index = self.link(ifname)["index"]
+        return [
+            ipaddress.ip_interface(f"{a.get_attr('IFA_ADDRESS')}/{a['prefixlen']}")
+            for a in self.ipr.get_addr(index=index)
+        ]
+
+
+class LiveTopology:
+    """A topology built for one run. Use as a context manager, or call down()."""
+
+    def __init__(self, topology: Topology, journal: Journal, applier: Applier) -> None:
+        self.topology = topology
+        self.journal = journal
+        self._applier = applier
+        self.nodes = {
+            n.name: LiveNode(name=n.name, model=n, handle=applier.handles[n.name]) for n in topology.nodes
+        }
+
+    @classmethod
+    def up(cls, topology: Topology, run_id: str | None = None) -> "LiveTopology":
+        journal, applier = build(topology, run_id)
+        return cls(topology, journal, applier)
+
+    @property
+    def run_id(self) -> str:
+        return self.journal.run_id
+
+    def node(self, name: str) -> LiveNode:
+        try:
+            return self.nodes[name]
+        except KeyError:
+            raise KeyError(f"topology {self.topology.name!r} has no node {name!r}; nodes: {sorted(self.nodes)}") from None
+
+    def __getitem__(self, name: str) -> LiveNode:
+        return self.node(name)
+
+    def netdevsim_id(self, node: str, device: str) -> int:
+        """The kernel id allocated to netdevsim device ``device`` of ``node``."""
+        return self.journal.netdevsim[f"{node}/{device}"]
+
+    def down(self) -> list[str]:
+        self._applier.close()
+        return teardown(self.journal)
+
+    def __enter__(self) -> "LiveTopology":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.down()

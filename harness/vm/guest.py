@@ -1,0 +1,177 @@
+"""The agent that runs inside the guest: a pytest session driven by the host.
+
+The host starts ``python -m harness.vm.guest --channel DIR -- PYTEST-ARGS``
+in the VM. The guest pytest collects the same files as the host, reports
+ready, and then runs exactly the items the host asks for, one command at a
+time, in the host's order. Each item's reports are serialised with pytest's
+own hook (the mechanism pytest-xdist uses) and written back through the
+channel. Around every item the agent writes ``netharness: begin/end NODEID``
+into the kernel log, so the console delimits each test's kernel messages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .channel import Channel
+
+GUEST_ENV = "NETHARNESS_GUEST"
+KMSG_BEGIN = "netharness: begin "
+KMSG_END = "netharness: end "
+POLL_INTERVAL = 0.01
+
+
+def running_in_guest() -> bool:
+    return os.environ.get(GUEST_ENV) == "1"
+
+
+def kmsg(text: str) -> None:
+    """Write a line into the kernel log (and so onto the console)."""
+    with contextlib.suppress(OSError):
+        with open("/dev/kmsg", "w", encoding="utf-8") as f:
+            f.write(f"<5>{text}\n")
+
+
+def tainted() -> int:
+    try:
+        return int(Path("/proc/sys/kernel/tainted").read_text())
+    except (OSError, ValueError):
+        return 0
+
+
+def prepare_guest() -> None:
+    """Mounts the suites rely on that virtme-ng does not always make."""
+    if not os.path.ismount("/sys/kernel/debug"):
+        with contextlib.suppress(OSError):
+            os.system("mount -t debugfs none /sys/kernel/debug")  # noqa: S605 - fixed string
+    os.makedirs("/run/netns", exist_ok=True)
+
+
+class GuestAgent:
+    """pytest plugin object for the guest session."""
+
+    def __init__(self, channel: Channel) -> None:
+        self.channel = channel
+        self.reports: list[dict[str, Any]] = []
+        self.current_seq = 0
+
+    # --- collection -----------------------------------------------------------
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self.items = {item.nodeid: item for item in session.items}
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self.collect_errors = getattr(self, "collect_errors", [])
+            self.collect_errors.append(f"{report.nodeid}: {report.longreprtext}")
+
+    # --- running --------------------------------------------------------------
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        data = self.config.hook.pytest_report_to_serializable(config=self.config, report=report)
+        self.reports.append(data)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> bool:
+        self.config = session.config
+        self.channel.send_ready(
+            {"nodeids": list(self.items), "errors": getattr(self, "collect_errors", []), "pid": os.getpid()}
+        )
+        seq = 1
+        while True:
+            command = self.channel.wait_for(self.channel.cmd_path(seq), timeout=3600, interval=POLL_INTERVAL)
+            if command is None or command["op"] == "exit":
+                self.channel.send_done({"tainted": tainted()})
+                return True
+            self.run_one(seq, command)
+            seq += 1
+
+    def run_one(self, seq: int, command: dict[str, Any]) -> None:
+        nodeid = command["nodeid"]
+        item = self.items.get(nodeid)
+        if item is None:
+            self.channel.send_result(seq, {"nodeid": nodeid, "error": "not collected in the guest", "reports": []})
+            return
+        nextitem = self.items.get(command.get("next") or "")
+        self.reports = []
+        taint_before = tainted()
+        watcher = _InterruptWatcher(self.channel.interrupt_path(seq))
+        watcher.start()
+        kmsg(f"{KMSG_BEGIN}{nodeid}")
+        started = time.monotonic()
+        interrupted = False
+        try:
+            item.config.hook.pytest_runtest_protocol(item=item, nextitem=nextitem)
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            watcher.stop()
+            kmsg(f"{KMSG_END}{nodeid}")
+        self.channel.send_result(
+            seq,
+            {
+                "nodeid": nodeid,
+                "reports": self.reports,
+                "interrupted": interrupted,
+                "duration": time.monotonic() - started,
+                "taint_before": taint_before,
+                "taint_after": tainted(),
+            },
+        )
+        if interrupted:
+            # Fixture state is unknown after an interrupt: end this guest, the
+            # host starts a fresh one for the remaining items.
+            self.channel.send_done({"tainted": tainted(), "interrupted": nodeid})
+            os._exit(0)
+
+
+class _InterruptWatcher(threading.Thread):
+    """Turns the host's interrupt file into SIGINT for this process."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(daemon=True)
+        self.path = path
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.wait(0.2):
+            if self.path.exists():
+                os.kill(os.getpid(), signal.SIGINT)
+                return
+
+    def stop(self) -> None:
+        self._stop_event.set()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m harness.vm.guest")
+    parser.add_argument("--channel", required=True, type=Path)
+    parser.add_argument("pytest_args", nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+    pytest_args = [a for a in args.pytest_args if a != "--"]
+    os.environ[GUEST_ENV] = "1"
+    os.environ["PYTHONDONTWRITEBYTECODE"] = "1"
+    sys.dont_write_bytecode = True
+    prepare_guest()
+    channel = Channel(args.channel)
+    agent = GuestAgent(channel)
+    code = pytest.main(["-p", "no:cacheprovider", *pytest_args], plugins=[agent])
+    if not channel.done_path.exists():
+        # pytest ended before the loop (usage error, collection crash).
+        channel.send_done({"tainted": tainted(), "exit": int(code)})
+    return int(code)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

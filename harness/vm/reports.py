@@ -1,0 +1,88 @@
+"""From a guest outcome to the TestReports the host replays.
+
+Pure apart from pytest's deserialisation hook: the guest's serialised reports
+are turned back into TestReport objects, then amended with what the host saw
+(kernel issues on the console, a dead or hung VM, a new taint), so that the
+test that was running when the kernel misbehaved is the one that fails.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from _pytest.reports import TestReport
+
+from . import console as kconsole
+from .machine import ItemOutcome
+
+# Issues after which the kernel cannot be trusted for further tests.
+FATAL_KINDS = {"oops", "bug", "panic", "kasan", "soft_lockup", "rcu_stall", "hung_task", "ubsan"}
+TAINT_DIE = 1 << 7  # 'D': the kernel died (oops/BUG) recently
+
+
+def synthetic(item: pytest.Item, message: str, console: str | None = None, when: str = "call") -> TestReport:
+    """A failed report for an item whose own reports never came back."""
+    sections = [("kernel console (tail)", console)] if console else []
+    return TestReport(
+        nodeid=item.nodeid, location=item.location, keywords={k: 1 for k in item.keywords},
+        outcome="failed", longrepr=message, when=when, sections=sections, duration=0.0, user_properties=[],
+    )
+
+
+def describe_issues(issues: list[kconsole.KernelIssue]) -> str:
+    parts = []
+    for issue in issues:
+        parts.append(f"kernel {issue.kind}: {issue.title}\nfingerprint: {issue.fingerprint}\n{issue.excerpt}")
+    return "\n\n".join(parts)
+
+
+def _blame(reports: list[TestReport], message: str, excerpt: str) -> None:
+    """Fail the call report (or the last one) with ``message``; keep any existing failure."""
+    target = next((r for r in reports if r.when == "call"), reports[-1])
+    if target.passed or target.skipped:
+        target.outcome = "failed"
+        target.longrepr = message
+    target.sections.append(("kernel console", excerpt))
+
+
+def reports_for(item: pytest.Item, config: pytest.Config, outcome: ItemOutcome, console_path: Path) -> list[TestReport]:
+    issues_text = describe_issues(outcome.issues)
+    where = f"(full console: {console_path})"
+    result = outcome.result
+    if result is None or (outcome.interrupted and not result.get("reports")):
+        if outcome.timed_out:
+            message = f"Timeout: no result after {outcome.duration:.0f} s; interrupted (SIGINT), then the VM was killed"
+        else:
+            message = "the guest VM died while running this test"
+        if issues_text:
+            message += f"\n\n{issues_text}"
+        return [synthetic(item, f"{message}\n{where}", console=outcome.console_tail)]
+    if result.get("error"):
+        return [synthetic(item, f"guest could not run this test: {result['error']}")]
+
+    reports: list[TestReport] = [
+        config.hook.pytest_report_from_serializable(config=config, data=data) for data in result["reports"]
+    ]
+    if not reports:
+        return [synthetic(item, "the guest returned no reports for this test")]
+    if outcome.interrupted:
+        if not any(r.when == "call" for r in reports):
+            reports.append(synthetic(item, f"Timeout after {outcome.duration:.0f} s: interrupted with SIGINT"))
+        else:
+            _blame(reports, f"Timeout after {outcome.duration:.0f} s: interrupted with SIGINT", outcome.console_tail)
+    if outcome.issues:
+        _blame(reports, f"kernel reported a problem during this test {where}\n\n{issues_text}", issues_text)
+    else:
+        new_taint = (result.get("taint_after", 0) or 0) & ~(result.get("taint_before", 0) or 0)
+        if new_taint:
+            flags = ", ".join(kconsole.parse_taint(new_taint))
+            _blame(reports, f"kernel became tainted during this test: {flags} {where}", outcome.console_tail)
+    return reports
+
+
+def needs_fresh_vm(outcome: ItemOutcome) -> bool:
+    if any(issue.kind in FATAL_KINDS for issue in outcome.issues):
+        return True
+    result = outcome.result or {}
+    return bool((result.get("taint_after") or 0) & TAINT_DIE)

@@ -1,0 +1,170 @@
+"""Host side of ``pytest --kernel``: run each item in a guest, replay its reports.
+
+The host pytest stays the source of truth: it collects, selects (``-k``,
+``--lf``), orders and reports. Only ``pytest_runtest_protocol`` is taken
+over: the item runs in the guest and its reports come back serialised with
+pytest's own hooks, then go through ``pytest_runtest_logreport`` here, so
+terminal output, ``-x``, ``--junitxml`` and pytest-xdist (one VM per worker)
+see ordinary reports.
+
+Kernel trouble is pinned on the item that was running: console issues
+between its begin/end markers fail it (with excerpt and fingerprint), a VM
+that dies or hangs fails it and is replaced, and the remaining items go on
+in a fresh VM.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _pytest.reports import TestReport
+
+from ..kernel.build import BuiltKernel, build_kernel, cache_dir
+from . import reports as rep
+from .accel import choose_accel
+from .machine import BootError, GuestVM
+
+GRACE_AFTER_TIMEOUT = 15.0  # the guest's pytest-timeout fires first
+DEFAULT_BACKSTOP = 900.0  # no --timeout given: a hung test still ends
+MAX_BOOT_FAILURES = 2
+
+
+def resolve_kernel(value: str) -> Path:
+    """``default`` builds or reuses the default kernel; otherwise a bzImage or a build dir."""
+    if value == "default":
+        built: BuiltKernel = build_kernel()
+        return built.image
+    path = Path(value).resolve()
+    if path.is_dir():
+        image = path / "arch" / "x86" / "boot" / "bzImage"
+        if image.is_file():
+            return image
+        raise pytest.UsageError(f"--kernel {value}: no arch/x86/boot/bzImage in that directory")
+    if not path.is_file():
+        raise pytest.UsageError(f"--kernel {value}: {path} does not exist")
+    return path
+
+
+def is_xdist_controller(config: pytest.Config) -> bool:
+    return getattr(config.option, "dist", "no") != "no" and not hasattr(config, "workerinput")
+
+
+class VMSession:
+    """pytest plugin object registered by ``plugin.py`` when ``--kernel`` is given."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.kernel = resolve_kernel(config.getoption("kernel"))
+        self.controller = is_xdist_controller(config)
+        self.vm: GuestVM | None = None
+        self.instances = 0
+        self.boot_failures = 0
+        self.last_boot_error: str | None = None
+        self.started = time.monotonic()
+        self.workdir = cache_dir() / "vm-runs" / uuid.uuid4().hex[:12]
+        self.failed_any = False
+        if not self.controller:
+            self.accel, self.accel_reason = choose_accel(self.kernel, cache_dir() / "kvm-probe.json")
+
+    # --- reporting header -----------------------------------------------------
+
+    def pytest_report_header(self, config: pytest.Config) -> list[str]:
+        lines = [f"netharness: kernel {self.kernel}"]
+        if not self.controller:
+            lines.append(f"netharness: accelerator {self.accel} ({self.accel_reason}); consoles in {self.workdir}")
+        return lines
+
+    # --- guest arguments ------------------------------------------------------
+
+    def guest_args(self, session: pytest.Session) -> list[str]:
+        """pytest arguments for the guest: same rootdir, ini, timeout and files."""
+        config = self.config
+        args = ["-q", "-p", "no:randomly", "--rootdir", str(config.rootpath)]
+        if config.inipath is not None:
+            args += ["-c", str(config.inipath)]
+        timeout = config.getoption("timeout", None)
+        if timeout:
+            args += ["--timeout", str(timeout)]
+        for directory in config.getoption("topology_dir") or []:
+            args += ["--topology-dir", str(Path(directory).resolve())]
+        paths = dict.fromkeys(str(item.path) for item in session.items)
+        return args + list(paths)
+
+    def _ensure_vm(self, session: pytest.Session) -> GuestVM:
+        if self.vm is not None and self.vm.alive():
+            return self.vm
+        self.vm = GuestVM(
+            kernel=self.kernel, workdir=self.workdir, pytest_args=self.guest_args(session),
+            accel=self.accel, memory=self.config.getoption("vm_memory"), cpus=self.config.getoption("vm_cpus"),
+            boot_timeout=self.config.getoption("vm_boot_timeout"), cwd=Path.cwd(), instance=self.instances,
+        )
+        self.instances += 1
+        try:
+            self.vm.start()
+        except BootError:
+            self.vm.kill()
+            raise
+        return self.vm
+
+    def _timeout_for(self, item: pytest.Item) -> float:
+        marker = item.get_closest_marker("timeout")
+        seconds = None
+        if marker is not None and marker.args:
+            seconds = float(marker.args[0])
+        elif self.config.getoption("timeout", None):
+            seconds = float(self.config.getoption("timeout"))
+        return seconds + GRACE_AFTER_TIMEOUT if seconds else DEFAULT_BACKSTOP
+
+    # --- the protocol -----------------------------------------------------------
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
+        if self.controller:
+            return None
+        ihook = item.ihook
+        ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+        for report in self._run(item, nextitem):
+            if report.failed:
+                self.failed_any = True
+            ihook.pytest_runtest_logreport(report=report)
+        ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+        return True
+
+    def _run(self, item: pytest.Item, nextitem: pytest.Item | None) -> list[TestReport]:
+        deadline = self.config.getoption("run_deadline")
+        if deadline is not None and time.monotonic() - self.started > deadline:
+            return [rep.synthetic(item, f"not run: the run deadline of {deadline:.0f} s (--run-deadline) passed")]
+        if self.boot_failures >= MAX_BOOT_FAILURES:
+            return [rep.synthetic(item, f"not run: the guest failed to boot {self.boot_failures} times; "
+                                        f"last error: {self.last_boot_error}")]
+        try:
+            vm = self._ensure_vm(item.session)
+        except BootError as exc:
+            self.boot_failures += 1
+            self.last_boot_error = str(exc)
+            return [rep.synthetic(item, f"VM boot failed: {exc}", console=exc.console_tail)]
+        self.boot_failures = 0
+        outcome = vm.run_item(item.nodeid, nextitem.nodeid if nextitem else None, self._timeout_for(item))
+        reports = rep.reports_for(item, self.config, outcome, vm.console_path)
+        if outcome.vm_died or rep.needs_fresh_vm(outcome):
+            vm.kill()
+            self.vm = None
+        return reports
+
+    # --- end of session ---------------------------------------------------------
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.vm is not None:
+            self.vm.stop()
+            self.vm = None
+        if not self.failed_any and self.workdir.exists():
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.failed_any and not self.controller:
+            terminalreporter.write_line(f"netharness: guest consoles kept in {self.workdir}")
