@@ -243,14 +243,43 @@ def progress(message: str) -> None:
     print(f"[netharness kernel] {message}", file=sys.stderr, flush=True)
 
 
-def make_image(src: Path, build_dir: Path, env: dict[str, str], jobs: int, expected_steps: int | None) -> int:
-    """Run make bzImage with a progress bar; return the number of build steps seen."""
-    from tqdm import tqdm
+class _StepProgress:
+    """Build progress: a tqdm bar on a terminal, a plain line every 30 s in logs
+    (CI logs do not render carriage returns)."""
 
+    LOG_INTERVAL = 30.0
+
+    def __init__(self, expected: int | None) -> None:
+        self.expected = expected
+        self.steps = 0
+        self.started = self.last_print = time.monotonic()
+        self.bar = None
+        if sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=expected, unit="step", desc="kernel build", file=sys.stderr)
+
+    def step(self) -> None:
+        self.steps += 1
+        if self.bar is not None:
+            self.bar.update(1)
+            return
+        now = time.monotonic()
+        if now - self.last_print >= self.LOG_INTERVAL:
+            self.last_print = now
+            share = f" of ~{self.expected} ({100 * self.steps // self.expected}%)" if self.expected else ""
+            progress(f"{self.steps} build steps{share} after {int(now - self.started)} s")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def make_image(src: Path, build_dir: Path, env: dict[str, str], jobs: int, expected_steps: int | None) -> int:
+    """Run make bzImage with progress; return the number of build steps seen."""
     env = dict(env)
-    ccache = shutil.which("ccache")
     argv = ["make", "-C", str(src), f"O={build_dir}", f"-j{jobs}", "bzImage"]
-    if ccache:
+    if shutil.which("ccache"):
         argv.append("CC=ccache gcc")
         env.setdefault("CCACHE_DIR", str(cache_dir() / "ccache"))
         env.setdefault("CCACHE_BASEDIR", str(cache_dir()))
@@ -259,24 +288,23 @@ def make_image(src: Path, build_dir: Path, env: dict[str, str], jobs: int, expec
     # Reproducible version strings keep ccache hits high across rebuilds.
     env.update(KBUILD_BUILD_TIMESTAMP="2024-01-01", KBUILD_BUILD_USER="netharness", KBUILD_BUILD_HOST="netharness")
     log = build_dir / "build.log"
-    steps = 0
-    interactive = sys.stderr.isatty()
-    with open(log, "w", encoding="utf-8") as out, tqdm(
-        total=expected_steps, unit="step", desc="kernel build", file=sys.stderr,
-        mininterval=0.5 if interactive else 30, disable=None if interactive else False,
-    ) as bar:
-        proc = subprocess.Popen(argv, cwd=src, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            out.write(line)
-            if line.startswith("  ") and line[2:10].strip().isupper():
-                steps += 1
-                bar.update(1)
-        code = proc.wait()
+    bar = _StepProgress(expected_steps)
+    try:
+        with open(log, "w", encoding="utf-8") as out:
+            proc = subprocess.Popen(argv, cwd=src, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                out.write(line)
+                # kbuild's quiet lines: "  CC      net/core/dev.o"
+                if line.startswith("  ") and line[2:10].strip().isupper():
+                    bar.step()
+            code = proc.wait()
+    finally:
+        bar.close()
     if code != 0:
         tail = "\n".join(log.read_text(errors="replace").splitlines()[-40:])
         raise KernelBuildError(f"kernel build failed (exit {code}); log {log}:\n{tail}")
-    return steps
+    return bar.steps
 
 
 def build_kernel(

@@ -26,7 +26,7 @@ from .guest import KMSG_END
 # After a test ends, wait this long for its end marker to reach the console,
 # so that kernel messages printed during the test are attributed to it.
 END_MARKER_WAIT = 3.0
-INTERRUPT_GRACE = 20.0  # SIGINT in the guest, then this long before the VM is killed
+INTERRUPT_GRACE = 15.0  # SIGINT in the guest, then this long before the VM is killed
 
 
 class BootError(RuntimeError):

@@ -38,12 +38,17 @@ def describe_issues(issues: list[kconsole.KernelIssue]) -> str:
 
 
 def _blame(reports: list[TestReport], message: str, excerpt: str) -> None:
-    """Fail the call report (or the last one) with ``message``; keep any existing failure."""
+    """Fail the call report (or the last one) with ``message``.
+
+    A test that already failed keeps its own failure text; the kernel's
+    side of the story is added as a report section.
+    """
     target = next((r for r in reports if r.when == "call"), reports[-1])
     if target.passed or target.skipped:
         target.outcome = "failed"
         target.longrepr = message
-    target.sections.append(("kernel console", excerpt))
+    else:
+        target.sections.append(("kernel console", f"{message}\n{excerpt}"))
 
 
 def reports_for(item: pytest.Item, config: pytest.Config, outcome: ItemOutcome, console_path: Path) -> list[TestReport]:

@@ -29,7 +29,7 @@ from . import reports as rep
 from .accel import choose_accel
 from .machine import BootError, GuestVM
 
-GRACE_AFTER_TIMEOUT = 15.0  # the guest's pytest-timeout fires first
+GRACE_AFTER_TIMEOUT = 10.0  # the guest's pytest-timeout fires first
 DEFAULT_BACKSTOP = 900.0  # no --timeout given: a hung test still ends
 MAX_BOOT_FAILURES = 2
 
@@ -121,6 +121,17 @@ class VMSession:
         return seconds + GRACE_AFTER_TIMEOUT if seconds else DEFAULT_BACKSTOP
 
     # --- the protocol -----------------------------------------------------------
+
+    # pytest-timeout's timers belong in the guest, where the test runs; on the
+    # host they would interrupt the wait for the guest. The host keeps its own
+    # backstop (``_timeout_for``).
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_timeout_set_timer(self, item: pytest.Item, settings: Any) -> bool | None:
+        return None if self.controller else True
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_timeout_cancel_timer(self, item: pytest.Item) -> bool | None:
+        return None if self.controller else True
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:

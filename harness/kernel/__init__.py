@@ -1,0 +1,1 @@
+"""Kernel sources, configuration fragments and builds for the guest kernels."""

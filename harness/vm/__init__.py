@@ -1,0 +1,1 @@
+"""Running tests inside virtme-ng/QEMU guests and reading what the guest kernel said."""
