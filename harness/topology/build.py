@@ -41,6 +41,7 @@ _SOL_NETLINK = 270
 _NETLINK_EXT_ACK = 11
 _IFF_UP = 0x1
 _IFA_F_NODAD = 0x02
+_BRIDGE_FLAGS_SELF = 0x2
 _MPTCP_FLAGS = {"signal": 0x1, "subflow": 0x2, "backup": 0x4, "fullmesh": 0x8}
 
 
@@ -227,7 +228,8 @@ class Applier:
         flags = [name for name, on in (("pvid", v.pvid), ("untagged", v.untagged)) if on]
         if flags:
             info["flags"] = flags
-        self.handles[op.node].ipr.vlan_filter("add", index=self.index(op.node, op.ifname), vlan_info=info)
+        extra = {"vlan_flags": _BRIDGE_FLAGS_SELF} if op.on_bridge else {}
+        self.handles[op.node].ipr.vlan_filter("add", index=self.index(op.node, op.ifname), vlan_info=info, **extra)
 
     def _do_ConfigureLink(self, op: P.ConfigureLink) -> None:
         attrs: dict = {}

@@ -123,9 +123,14 @@ class SetMaster:
 
 @dataclass(frozen=True)
 class AddBridgeVlan:
+    """VLAN membership of a bridge port, or (``on_bridge``) of the bridge device
+    itself, which it needs before an 802.1Q interface on the bridge can carry
+    that VLAN (``bridge vlan add dev br0 vid 10 self``)."""
+
     node: str
     ifname: str
     vlans: VlanRange
+    on_bridge: bool = False
 
 
 @dataclass(frozen=True)
@@ -338,7 +343,14 @@ def make_plan(topology: Topology, run_id: str) -> Plan:
     joined = {(v.node, v.local.ifname) for v in veths if isinstance(v, CreateVeth) and v.local_master}
     memberships = [m for m in memberships if not (isinstance(m, SetMaster) and (m.node, m.ifname) in joined)]
     for node in topology.nodes:
+        filtering = {b.name for b in node.bridges if b.vlan_filtering}
         for vlan in node.vlans:
+            if vlan.link in filtering:
+                memberships.append(
+                    AddBridgeVlan(
+                        node=node.name, ifname=vlan.link, vlans=VlanRange(vlan.id, vlan.id), on_bridge=True
+                    )
+                )
             ops.append(
                 CreateVlan(
                     node=node.name,

@@ -139,3 +139,28 @@ def test_netdevsim_devices_are_renamed_configured_and_peered():
     up = ops.index(next(op for op in ops if isinstance(op, P.ConfigureLink) and op.ifname == "swp1"))
     assert up < ops.index(peer)
     assert not [op for op in ops if isinstance(op, P.CreateVeth)]
+
+
+VLAN_ON_BRIDGE = """
+version: 1
+name: vob
+nodes:
+  sw:
+    bridges:
+      br0: {vlan_filtering: true, ports: {p1: {vlans: [{vid: 10, pvid: true, untagged: true}]}}}
+    vlans:
+      br0.10: {link: br0, id: 10, addresses: [192.0.2.254/24]}
+  h1:
+    interfaces:
+      eth0: {addresses: [192.0.2.1/24]}
+links:
+  - [h1:eth0, sw:p1]
+"""
+
+
+def test_vlan_interface_on_a_filtering_bridge_adds_the_vid_to_the_bridge_itself():
+    ops = P.make_plan(load_topology_text(VLAN_ON_BRIDGE, "vob.yaml"), "r").ops
+    own = [op for op in ops if isinstance(op, P.AddBridgeVlan) and op.on_bridge]
+    assert [(op.ifname, op.vlans.first) for op in own] == [("br0", 10)]
+    port = [op for op in ops if isinstance(op, P.AddBridgeVlan) and not op.on_bridge]
+    assert [(op.ifname, op.vlans.first, op.vlans.pvid, op.vlans.untagged) for op in port] == [("p1", 10, True, True)]
