@@ -32,6 +32,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--vm-boot-timeout", type=float, default=180.0, help="seconds a guest may take to boot (default 180)"
     )
     group.addoption(
+        "--kmemleak", choices=("end", "off"), default="end",
+        help="with --kernel: scan for kernel memory leaks when each VM finishes (default: end)",
+    )
+    group.addoption(
         "--run-deadline", type=float, default=None, metavar="SECONDS",
         help="stop starting new tests after this many seconds; the rest are reported as not run",
     )

@@ -57,6 +57,24 @@ def prepare_guest() -> None:
     os.makedirs("/run/netns", exist_ok=True)
 
 
+KMEMLEAK = Path("/sys/kernel/debug/kmemleak")
+KMEMLEAK_SCAN_GAP = 5.0  # NIPA scans twice, 5 s apart: young objects are not leaks yet
+
+
+def kmemleak_report() -> str | None:
+    """Scan for leaks twice and return kmemleak's report ('' if clean, None if unavailable)."""
+    if not KMEMLEAK.exists():
+        return None
+    try:
+        for attempt in range(2):
+            if attempt:
+                time.sleep(KMEMLEAK_SCAN_GAP)
+            KMEMLEAK.write_text("scan")
+        return KMEMLEAK.read_text()[:200_000]
+    except OSError as exc:  # kmemleak disabled itself (e.g. out of pool memory)
+        return f"kmemleak unavailable: {exc}"
+
+
 class GuestAgent:
     """pytest plugin object for the guest session."""
 
@@ -92,7 +110,8 @@ class GuestAgent:
         while True:
             command = self.channel.wait_for(self.channel.cmd_path(seq), timeout=3600, interval=POLL_INTERVAL)
             if command is None or command["op"] == "exit":
-                self.channel.send_done({"tainted": tainted()})
+                leaks = kmemleak_report() if command and command.get("kmemleak") else None
+                self.channel.send_done({"tainted": tainted(), "kmemleak": leaks})
                 return True
             self.run_one(seq, command)
             seq += 1

@@ -112,14 +112,14 @@ class GuestVM:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    def stop(self, timeout: float = 30.0) -> dict[str, Any] | None:
+    def stop(self, timeout: float = 60.0, kmemleak: bool = False) -> dict[str, Any] | None:
         """Ask the guest to exit (final checks come back in done.json), then make sure."""
         if self.proc is None:
             return None
         done = None
         if self.alive():
             self.seq += 1
-            self.channel.send_command(self.seq, {"op": "exit"})
+            self.channel.send_command(self.seq, {"op": "exit", "kmemleak": kmemleak})
             done = self.channel.wait_for(self.channel.done_path, timeout)
             try:
                 self.proc.wait(timeout=timeout)

@@ -91,3 +91,27 @@ def needs_fresh_vm(outcome: ItemOutcome) -> bool:
         return True
     result = outcome.result or {}
     return bool((result.get("taint_after") or 0) & TAINT_DIE)
+
+
+def final_check_reports(done: dict, console_path: Path) -> list[TestReport]:
+    """Failed pseudo-test reports for what the guest's final checks found.
+
+    Leaks cannot be pinned on one test (kmemleak reports them seconds later),
+    so they are reported as ``kernel::kmemleak``, failing the run.
+    """
+    leaks = done.get("kmemleak")
+    if not leaks:
+        return []
+    issues = [i for i in kconsole.find_issues(leaks) if i.kind == "kmemleak"]
+    if not issues and "unreferenced object" not in leaks:
+        return []
+    message = (
+        f"kmemleak reported {max(len(issues), 1)} suspected leak(s) after the tests in this VM "
+        f"(console: {console_path})\n\n{leaks[:20000]}"
+    )
+    return [
+        TestReport(
+            nodeid="kernel::kmemleak", location=("kernel", None, "kmemleak"), keywords={},
+            outcome="failed", longrepr=message, when="call", sections=[], duration=0.0, user_properties=[],
+        )
+    ]

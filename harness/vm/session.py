@@ -169,6 +169,19 @@ class VMSession:
 
     # --- end of session ---------------------------------------------------------
 
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtestloop(self, session: pytest.Session):  # type: ignore[no-untyped-def]
+        """After the last item: stop the guest and report what its final
+        checks found, while a failure still counts towards the exit status."""
+        yield
+        if self.vm is None or self.controller:
+            return
+        vm, self.vm = self.vm, None
+        done = vm.stop(kmemleak=self.config.getoption("kmemleak") == "end") or {}
+        for report in rep.final_check_reports(done, vm.console_path):
+            self.failed_any = True
+            session.config.hook.pytest_runtest_logreport(report=report)
+
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if self.vm is not None:
             self.vm.stop()

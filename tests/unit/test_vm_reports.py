@@ -1,0 +1,121 @@
+"""Report replay: guest reports come back as TestReports, amended with what
+the host saw on the console. Uses pytester to get real items and reports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.vm import console as kconsole
+from harness.vm.machine import ItemOutcome
+from harness.vm.reports import final_check_reports, needs_fresh_vm, reports_for
+
+pytest_plugins = ["pytester"]
+
+DATA = Path(__file__).parent / "data" / "console"
+
+
+def sample(name: str) -> str:
+    lines = (DATA / name).read_text().splitlines()
+    return "\n".join(line for line in lines if not line.startswith("# "))
+
+
+def serialized(pytester: pytest.Pytester, source: str) -> tuple[pytest.Item, pytest.Config, list[dict]]:
+    """Run one test for real and return its item, config and serialised reports."""
+    item = pytester.getitem(source)
+    reports = []
+    item.config.pluginmanager.register(
+        type("Collect", (), {"pytest_runtest_logreport": lambda self, report: reports.append(report)})()
+    )
+    item.config.hook.pytest_runtest_protocol(item=item, nextitem=None)
+    data = [item.config.hook.pytest_report_to_serializable(config=item.config, report=r) for r in reports]
+    return item, item.config, data
+
+
+def outcome(nodeid: str, data, issues=(), **kw) -> ItemOutcome:
+    result = None if data is None else {"nodeid": nodeid, "reports": data, "taint_before": 0, "taint_after": 0}
+    if result is not None:
+        result.update(kw.pop("result_extra", {}))
+    return ItemOutcome(nodeid=nodeid, result=result, issues=list(issues), **kw)
+
+
+def by_when(reports):
+    return {r.when: r for r in reports}
+
+
+def test_clean_pass_replays_unchanged(pytester):
+    item, config, data = serialized(pytester, "def test_func(): pass")
+    reps = reports_for(item, config, outcome(item.nodeid, data), Path("/c.log"))
+    assert [(r.when, r.outcome) for r in reps] == [("setup", "passed"), ("call", "passed"), ("teardown", "passed")]
+    assert reps[1].nodeid == item.nodeid
+
+
+def test_guest_failure_text_survives_the_round_trip(pytester):
+    item, config, data = serialized(pytester, "def test_func():\n    assert 1 + 1 == 3\n")
+    call = by_when(reports_for(item, config, outcome(item.nodeid, data), Path("/c.log")))["call"]
+    assert call.failed and "assert (1 + 1) == 3" in call.longreprtext
+
+
+def test_kernel_warning_fails_a_passing_test_with_excerpt_and_fingerprint(pytester):
+    item, config, data = serialized(pytester, "def test_func(): pass")
+    issues = kconsole.find_issues(sample("lkdtm_warning_vng_assembled.txt"))
+    assert issues and issues[0].kind == "warning"
+    reps = reports_for(item, config, outcome(item.nodeid, data, issues), Path("/c.log"))
+    call = by_when(reps)["call"]
+    assert call.failed
+    assert "kernel warning" in call.longreprtext and "fingerprint: " in call.longreprtext
+    assert by_when(reps)["setup"].passed  # only the call is blamed
+
+
+def test_kernel_issue_keeps_the_tests_own_failure_and_adds_a_section(pytester):
+    item, config, data = serialized(pytester, "def test_func():\n    assert False, 'own'\n")
+    issues = kconsole.find_issues(sample("lkdtm_warning_vng_assembled.txt"))
+    call = by_when(reports_for(item, config, outcome(item.nodeid, data, issues), Path("/c.log")))["call"]
+    assert "own" in call.longreprtext
+    assert any(title == "kernel console" and "kernel warning" in text for title, text in call.sections)
+
+
+def test_dead_vm_gives_one_failed_report_with_the_panic(pytester):
+    item, config, _ = serialized(pytester, "def test_func(): pass")
+    issues = kconsole.find_issues(sample("warn_then_panic_constructed.txt"))
+    reps = reports_for(item, config, outcome(item.nodeid, None, issues, vm_died=True, console_tail="tail"), Path("/c.log"))
+    assert len(reps) == 1 and reps[0].failed
+    assert "died" in reps[0].longreprtext and "kernel panic" in reps[0].longreprtext
+
+
+def test_hung_guest_is_reported_as_timeout(pytester):
+    item, config, _ = serialized(pytester, "def test_func(): pass")
+    reps = reports_for(item, config, outcome(item.nodeid, None, timed_out=True, interrupted=True, duration=42), Path("/c.log"))
+    assert reps[0].failed and reps[0].longreprtext.startswith("Timeout")
+    assert "VM was killed" in reps[0].longreprtext
+
+
+def test_new_taint_without_console_report_still_fails(pytester):
+    item, config, data = serialized(pytester, "def test_func(): pass")
+    out = outcome(item.nodeid, data, result_extra={"taint_before": 0, "taint_after": 1 << 9})
+    call = by_when(reports_for(item, config, out, Path("/c.log")))["call"]
+    assert call.failed and "tainted" in call.longreprtext and "W" in call.longreprtext
+
+
+def test_old_taint_does_not_fail_later_tests(pytester):
+    item, config, data = serialized(pytester, "def test_func(): pass")
+    out = outcome(item.nodeid, data, result_extra={"taint_before": 1 << 9, "taint_after": 1 << 9})
+    assert by_when(reports_for(item, config, out, Path("/c.log")))["call"].passed
+
+
+def test_which_issues_need_a_fresh_vm():
+    warn = kconsole.find_issues(sample("lkdtm_warning_vng_assembled.txt"))
+    panic = kconsole.find_issues(sample("warn_then_panic_constructed.txt"))
+    assert not needs_fresh_vm(ItemOutcome(nodeid="x", result={}, issues=warn))
+    assert needs_fresh_vm(ItemOutcome(nodeid="x", result={}, issues=panic))
+    assert needs_fresh_vm(ItemOutcome(nodeid="x", result={"taint_after": 1 << 7}, issues=[]))
+
+
+def test_kmemleak_after_the_run_is_a_failed_pseudo_test():
+    leaks = sample("kmemleak_debugfs_constructed.txt")
+    reps = final_check_reports({"kmemleak": leaks}, Path("/c.log"))
+    assert len(reps) == 1 and reps[0].failed and reps[0].nodeid == "kernel::kmemleak"
+    assert "3 suspected leak" in reps[0].longreprtext
+    assert final_check_reports({"kmemleak": ""}, Path("/c.log")) == []
+    assert final_check_reports({}, Path("/c.log")) == []
