@@ -68,15 +68,16 @@ def item_requirements(item: pytest.Item) -> Requires:
     return req.merge(*parts)
 
 
-def skip_if_unmet(item: pytest.Item) -> None:
-    """Skip ``item``, naming every missing item, when its requirements are unmet."""
+def mark_if_unmet(item: pytest.Item) -> None:
+    """Mark ``item`` skipped, naming every missing item, when its requirements
+    are unmet. Done at collection so that the skip is reported at the test."""
     needs = item_requirements(item)
     if not (needs.kconfig or needs.tools or needs.sysfs):
         return
     config = kernel_config(item.config.getoption("kconfig_file"))
     reasons = req.missing(needs, config)
     if reasons:
-        pytest.skip("; ".join(reasons))
+        item.add_marker(pytest.mark.skip(reason="; ".join(reasons)))
 
 
 def build_marked_topology(request: pytest.FixtureRequest) -> LiveTopology:

@@ -32,6 +32,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--vm-boot-timeout", type=float, default=180.0, help="seconds a guest may take to boot (default 180)"
     )
     group.addoption(
+        "--vm-no-bundle", action="store_true",
+        help="let the guest import every Python module over 9p instead of from a zip in memory (slow; for debugging)",
+    )
+    group.addoption(
         "--kmemleak", choices=("end", "off"), default="end",
         help="with --kernel: scan for kernel memory leaks when each VM finishes (default: end)",
     )
@@ -62,8 +66,13 @@ def _in_guest(config: pytest.Config) -> bool:
     return guest.running_in_guest()
 
 
-def pytest_runtest_setup(item: pytest.Item) -> None:
-    fixtures.skip_if_unmet(item)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Requirements describe the kernel the test runs on: with --kernel that is
+    # the guest's, so only the guest session may decide.
+    if config.getoption("kernel") and not _in_guest(config):
+        return
+    for item in items:
+        fixtures.mark_if_unmet(item)
 
 
 @pytest.fixture

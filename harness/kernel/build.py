@@ -196,11 +196,19 @@ def _tool(name: str) -> str:
 
 
 def controlled_env(home: Path) -> dict[str, str]:
-    """Environment for vng: a HOME without ~/.config/virtme-ng, our venv first on PATH."""
+    """Environment for vng: a HOME without ~/.config/virtme-ng, our venv first on
+    PATH, and (when no Rust virtiofsd is installed) the virtiofsd shim before it."""
+    from ..vm.virtiofsd_shim import shim_dir
+
     home.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     env["HOME"] = str(home)
-    env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '/usr/bin:/bin')}"
+    path = f"{Path(sys.executable).parent}:{env.get('PATH', '/usr/bin:/bin')}"
+    if shutil.which("virtiofsd", path=path) is None:
+        shim = shim_dir(cache_dir())
+        if shim is not None:
+            path = f"{shim}:{path}"
+    env["PATH"] = path
     return env
 
 

@@ -59,6 +59,15 @@ def vng_argv(vng: str, spec: VMSpec) -> list[str]:
     return argv
 
 
-def guest_command(python: str, channel: Path, pytest_args: Sequence[str]) -> tuple[str, ...]:
-    """The agent command the guest runs: our venv's python, the channel, pytest args."""
-    return (python, "-m", "harness.vm.guest", "--channel", str(channel), "--", *pytest_args)
+def guest_command(
+    python: str, channel: Path, pytest_args: Sequence[str], bundle: Path | None = None, bootstrap: str = ""
+) -> tuple[str, ...]:
+    """The agent command the guest runs: our venv's python, the channel, pytest args.
+
+    With a module bundle (see ``bundle.py``) a small bootstrap puts it on
+    sys.path before anything else is imported.
+    """
+    agent = ("--channel", str(channel), "--", *pytest_args)
+    if bundle is not None:
+        return (python, "-c", bootstrap, str(bundle), *agent)
+    return (python, "-m", "harness.vm.guest", *agent)

@@ -20,6 +20,7 @@ from typing import Any
 from ..kernel.build import controlled_env, cache_dir
 from . import console as kconsole
 from .argv import VMSpec, guest_command, vng_argv
+from .bundle import BOOTSTRAP
 from .channel import Channel
 from .guest import KMSG_END
 
@@ -59,6 +60,7 @@ class GuestVM:
     cpus: int = 2
     boot_timeout: float = 180.0
     cwd: Path | None = None
+    bundle: Path | None = None
     instance: int = 0
     proc: subprocess.Popen | None = None
     channel: Channel = field(init=False)
@@ -77,7 +79,7 @@ class GuestVM:
 
     def argv(self) -> list[str]:
         vng = str(Path(sys.executable).parent / "vng")
-        command = guest_command(sys.executable, self.channel.root, self.pytest_args)
+        command = guest_command(sys.executable, self.channel.root, self.pytest_args, self.bundle, BOOTSTRAP)
         spec = VMSpec(
             kernel=self.kernel, rwdir=self.channel.root, command=command, accel=self.accel,  # type: ignore[arg-type]
             memory=self.memory, cpus=self.cpus, cwd=self.cwd, name=f"netharness{self.instance}",

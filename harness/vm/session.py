@@ -27,6 +27,7 @@ from _pytest.reports import TestReport
 from ..kernel.build import BuiltKernel, build_kernel, cache_dir
 from . import reports as rep
 from .accel import choose_accel
+from .bundle import build_bundle
 from .machine import BootError, GuestVM
 
 GRACE_AFTER_TIMEOUT = 10.0  # the guest's pytest-timeout fires first
@@ -68,6 +69,7 @@ class VMSession:
         self.started = time.monotonic()
         self.workdir = cache_dir() / "vm-runs" / uuid.uuid4().hex[:12]
         self.failed_any = False
+        self.bundle: Path | None = None
         if not self.controller:
             self.accel, self.accel_reason = choose_accel(self.kernel, cache_dir() / "kvm-probe.json")
 
@@ -95,10 +97,19 @@ class VMSession:
         paths = dict.fromkeys(str(item.path) for item in session.items)
         return args + list(paths)
 
+    def _bundle(self) -> Path | None:
+        """Modules for the guest in one zip (see bundle.py); built once per session,
+        after collection, when this process has imported what the tests import."""
+        if self.bundle is None and not self.config.getoption("vm_no_bundle"):
+            patterns = list(self.config.getini("python_files"))
+            self.bundle = build_bundle(cache_dir() / "bundles", patterns)
+        return self.bundle
+
     def _ensure_vm(self, session: pytest.Session) -> GuestVM:
         if self.vm is not None and self.vm.alive():
             return self.vm
         self.vm = GuestVM(
+            bundle=self._bundle(),
             kernel=self.kernel, workdir=self.workdir, pytest_args=self.guest_args(session),
             accel=self.accel, memory=self.config.getoption("vm_memory"), cpus=self.config.getoption("vm_cpus"),
             boot_timeout=self.config.getoption("vm_boot_timeout"), cwd=Path.cwd(), instance=self.instances,

@@ -30,7 +30,7 @@ def kernel_image() -> Path:
 def run_pytest(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], dict[str, tuple[str, str]]]:
     junit = tmp_path / "junit.xml"
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "harness.plugin", "--junitxml", str(junit), *args],
+        [sys.executable, "-m", "pytest", "--junitxml", str(junit), *args],
         cwd=REPO, capture_output=True, text=True, timeout=900,
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )

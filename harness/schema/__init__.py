@@ -1,0 +1,1 @@
+"""Data package holding the JSON Schemas (read with importlib.resources)."""
