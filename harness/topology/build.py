@@ -347,10 +347,14 @@ def _free_netdevsim_id() -> int:
 
 
 def _find_netdevsim_port(ipr: IPRoute, dev_id: int, port: int) -> int | None:
-    """ifindex of port ``port`` of netdevsim device ``dev_id`` in this namespace."""
+    """ifindex of port ``port`` (0-based) of netdevsim device ``dev_id`` here.
+
+    netdevsim numbers its devlink ports from 1 (phys_port_name ``p1`` is
+    port index 0).
+    """
     parent = f"netdevsim{dev_id}"
     for link in ipr.get_links():
-        if link.get_attr("IFLA_PARENT_DEV_NAME") == parent and link.get_attr("IFLA_PHYS_PORT_NAME") == f"p{port}":
+        if link.get_attr("IFLA_PARENT_DEV_NAME") == parent and link.get_attr("IFLA_PHYS_PORT_NAME") == f"p{port + 1}":
             return link["index"]
     return None
 

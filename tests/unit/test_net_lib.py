@@ -8,7 +8,6 @@ No root, no namespaces: these run anywhere.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest

@@ -1,0 +1,320 @@
+"""Fixtures of the devlink suite: the topology's netdevsim device as a devlink
+instance (``nsim``), its debugfs knobs, an event monitor, a firmware file.
+
+Commands run as ``devlink -N NETNS ...``: devlink enters the node's namespace
+itself (as ``ip netns exec`` would, remounting /sys), one process fewer,
+which under TCG saves about 0.3 s per call. debugfs and the netdevsim bus
+files are global and are read and written from the test process: inside
+``ip netns exec`` the remounted /sys hides /sys/kernel/debug.
+
+Parsing lives in ``tests/net/lib/devlink.py`` (pure functions with unit
+tests on captured output); this file only runs things.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import secrets
+import subprocess
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.topology.live import CommandError, LiveNode, LiveTopology
+
+from tests.net.lib import devlink as dl
+
+DEBUGFS = Path("/sys/kernel/debug/netdevsim")
+BUS = Path("/sys/bus/netdevsim/devices")
+FIRMWARE_DIR = Path("/lib/firmware")
+TIMEOUT = 120.0  # a flash takes about 6 s under TCG
+
+
+@dataclass(frozen=True)
+class Devlink:
+    """One netdevsim device of the test's topology, seen from ``node``.
+
+    ``node`` is the node whose namespace the devlink instance lives in; after
+    a reload into another namespace, use :meth:`seen_from`.
+    """
+
+    topo: LiveTopology
+    node: LiveNode
+    dev_id: int
+
+    # --- identity ---------------------------------------------------------
+
+    @property
+    def handle(self) -> str:
+        return dl.handle(self.dev_id)
+
+    @property
+    def debugfs(self) -> Path:
+        return DEBUGFS / f"netdevsim{self.dev_id}"
+
+    @property
+    def bus_dir(self) -> Path:
+        return BUS / f"netdevsim{self.dev_id}"
+
+    def seen_from(self, node: LiveNode | str) -> "Devlink":
+        return replace(self, node=self.topo[node] if isinstance(node, str) else node)
+
+    # --- running devlink ----------------------------------------------------
+
+    def argv(self, args: Sequence[str]) -> list[str]:
+        return ["devlink", "-N", self.node.netns, *args]
+
+    def run(self, *args: str, check: bool = True, timeout: float = TIMEOUT) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(self.argv(args), capture_output=True, text=True, timeout=timeout, check=False)
+        if check and proc.returncode != 0:
+            raise CommandError(
+                f"[{self.node.name}] devlink {' '.join(args)} exited {proc.returncode}\n"
+                f"stdout: {proc.stdout.strip()[:2000]}\nstderr: {proc.stderr.strip()}"
+            )
+        return proc
+
+    def json(self, *args: str) -> Any:
+        return dl.loads(self.run("-j", *args).stdout)
+
+    def fails(self, *args: str) -> dl.DevlinkError:
+        """Run a command that must fail; return what it said."""
+        proc = self.run(*args, check=False)
+        assert proc.returncode != 0, f"devlink {' '.join(args)} succeeded but must fail; stdout: {proc.stdout[:500]}"
+        return dl.parse_error(proc.stderr)
+
+    # --- typed views ------------------------------------------------------------
+
+    def devices(self) -> dict[str, dict[str, Any]]:
+        return dl.devices(self.json("dev", "show"))
+
+    def visible(self) -> bool:
+        return self.handle in self.devices()
+
+    def info(self) -> dict[str, Any]:
+        return dl.dev_info(self.json("dev", "info", self.handle), self.handle)
+
+    def stats(self) -> dict[tuple[str, str, str], int]:
+        return dl.reload_stats(self.json("-s", "dev", "show", self.handle), self.handle)
+
+    def ports(self) -> dict[int, dict[str, Any]]:
+        return dl.ports(self.json("port", "show"), self.handle)
+
+    def params(self) -> dict[str, dict[str, Any]]:
+        # iproute2 6.1 needs a name after a handle: dump all and filter.
+        return dl.params(self.json("dev", "param", "show"), self.handle)
+
+    def resources(self) -> dict[str, dict[str, Any]]:
+        return dl.resources(self.json("resource", "show", self.handle), self.handle)
+
+    def regions(self) -> dict[str, dict[str, Any]]:
+        return dl.regions(self.json("region", "show"), self.handle)
+
+    def snapshots(self, region: str = "dummy") -> list[int]:
+        return list(self.regions()[region]["snapshot"])
+
+    def reporters(self) -> dict[str, dict[str, Any]]:
+        return dl.reporters(self.json("health", "show"), self.handle)
+
+    def reporter(self, name: str) -> dict[str, Any]:
+        return dl.reporters(self.json("health", "show", self.handle, "reporter", name), self.handle)[name]
+
+    def traps(self, *opts: str) -> dict[str, dict[str, Any]]:
+        return dl.traps(self.json(*opts, "trap", "show"), self.handle)
+
+    def trap_groups(self, *opts: str) -> dict[str, dict[str, Any]]:
+        return dl.trap_groups(self.json(*opts, "trap", "group", "show"), self.handle)
+
+    def trap_policers(self, *opts: str) -> dict[int, dict[str, Any]]:
+        return dl.trap_policers(self.json(*opts, "trap", "policer", "show"), self.handle)
+
+    def rates(self) -> dict[str, dict[str, Any]]:
+        return dl.rates(self.json("port", "function", "rate", "show"), self.handle)
+
+    def reload(self, *extra: str) -> subprocess.CompletedProcess[str]:
+        return self.run("dev", "reload", self.handle, *extra)
+
+    # --- debugfs knobs and bus files ----------------------------------------------
+
+    def read_knob(self, name: str) -> str:
+        return (self.debugfs / name).read_text().strip()
+
+    def write_knob(self, name: str, value: str | int) -> None:
+        """Write a debugfs file of the device (raises OSError with the driver's errno)."""
+        write_file(self.debugfs / name, str(value))
+
+    @contextlib.contextmanager
+    def knob(self, name: str, value: str | int) -> Iterator[None]:
+        """Set a debugfs knob for the block; put the old value back afterwards."""
+        old = self.read_knob(name)
+        self.write_knob(name, value)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(FileNotFoundError):  # the device went away
+                self.write_knob(name, old)
+
+    def knob_errno(self, name: str, value: str | int) -> int:
+        """Write a debugfs file; return the errno of the write (0: accepted)."""
+        return write_errno(self.debugfs / name, str(value))
+
+    def write_bus(self, name: str, value: str | int) -> None:
+        """Write /sys/bus/netdevsim/devices/netdevsimN/NAME (new_port, sriov_numvfs...)."""
+        write_file(self.bus_dir / name, str(value))
+
+    def bus_errno(self, name: str, value: str | int) -> int:
+        """Write a bus file of the device; return the errno of the write (0: accepted)."""
+        return write_errno(self.bus_dir / name, str(value))
+
+
+def write_file(path: Path, data: str) -> None:
+    """One write(2) of ``data`` (a debugfs/sysfs store sees exactly these bytes)."""
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        os.write(fd, data.encode())
+    finally:
+        os.close(fd)
+
+
+def write_errno(path: Path, data: str) -> int:
+    """Write and return the errno the kernel answered with (0 on success)."""
+    try:
+        write_file(path, data)
+    except OSError as exc:
+        return exc.errno or -1
+    return 0
+
+
+class Monitor:
+    """``devlink mon`` running in the device's namespace, lines collected by a thread.
+
+    ``stdbuf -oL``: devlink prints through stdio, which a pipe would
+    otherwise buffer until exit. ``wait_ready`` closes the race between
+    starting the monitor and its netlink subscription: it creates and deletes
+    a region snapshot until the monitor reports it.
+    """
+
+    def __init__(self, dev: Devlink) -> None:
+        self.dev = dev
+        self.lines: list[str] = []
+        self._lock = threading.Lock()
+        self.proc = subprocess.Popen(
+            ["stdbuf", "-oL", *dev.argv(["mon"])],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            with self._lock:
+                self.lines.append(line)
+
+    def text(self) -> str:
+        with self._lock:
+            return "".join(self.lines)
+
+    def events(self) -> list[dl.MonitorEvent]:
+        return dl.monitor_events(self.text())
+
+    def wait_for(self, predicate, timeout: float = 30.0) -> list[dl.MonitorEvent]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            events = self.events()
+            if predicate(events):
+                return events
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        raise AssertionError(f"devlink mon did not report the expected events; output so far:\n{self.text()[-3000:]}")
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        snapshot = 4242
+        deadline = time.monotonic() + timeout
+        region = f"{self.dev.handle}/dummy"
+
+        def seen(events: list[dl.MonitorEvent]) -> bool:
+            return any(e.obj == "region" and e.cmd == "new" and e.body == f"snapshot {snapshot}" for e in events)
+
+        while time.monotonic() < deadline:
+            self.dev.run("region", "new", region, "snapshot", str(snapshot))
+            self.dev.run("region", "del", region, "snapshot", str(snapshot))
+            try:
+                self.wait_for(seen, timeout=2.0)
+                return
+            except AssertionError:
+                if self.proc.poll() is not None:
+                    raise
+        raise AssertionError(f"devlink mon never reported a probe event; output:\n{self.text()[-3000:]}")
+
+    def stop(self) -> str:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._reader.join(timeout=10)
+        return self.text()
+
+
+def _netdevsim_device(topo: LiveTopology) -> tuple[str, str]:
+    """(node, device) of the topology's first netdevsim device."""
+    for node in topo.topology.nodes:
+        for dev in node.netdevsim:
+            return node.name, dev.name
+    raise pytest.UsageError(f"topology {topo.topology.name!r} declares no netdevsim device")
+
+
+@pytest.fixture
+def nsim(topo: LiveTopology) -> Devlink:
+    """The topology's netdevsim device as a devlink instance, seen from its node."""
+    node, device = _netdevsim_device(topo)
+    return Devlink(topo=topo, node=topo[node], dev_id=topo.netdevsim_id(node, device))
+
+
+@pytest.fixture
+def monitor(nsim: Devlink) -> Iterator[Monitor]:
+    """A ready ``devlink mon`` in the device's namespace, stopped afterwards."""
+    mon = Monitor(nsim)
+    try:
+        mon.wait_ready()
+        yield mon
+    finally:
+        mon.stop()
+
+
+@pytest.fixture
+def firmware_file(topo: LiveTopology) -> Iterator[str]:
+    """A dummy firmware image in /lib/firmware, named for this run; removed afterwards.
+
+    netdevsim ignores the contents, but the kernel's firmware loader must find
+    the file. (In a VM /lib is a writable overlay; on a host the file lives
+    only for the test.)
+    """
+    name = f"netharness-{topo.run_id}-{secrets.token_hex(3)}.bin"
+    path = FIRMWARE_DIR / name
+    made_dir = not FIRMWARE_DIR.exists()
+    try:
+        FIRMWARE_DIR.mkdir(exist_ok=True)
+        path.write_bytes(b"netharness dummy firmware\n" * 4)
+    except OSError as exc:
+        pytest.skip(f"cannot write a dummy firmware file to {FIRMWARE_DIR}: {os.strerror(exc.errno or errno.EIO)}")
+    try:
+        yield name
+    finally:
+        path.unlink(missing_ok=True)
+        if made_dir:
+            with contextlib.suppress(OSError):
+                FIRMWARE_DIR.rmdir()
+
