@@ -8,7 +8,6 @@ The guest command goes after ``--`` as separate arguments.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -59,15 +58,15 @@ def vng_argv(vng: str, spec: VMSpec) -> list[str]:
     return argv
 
 
-def guest_command(
-    python: str, channel: Path, pytest_args: Sequence[str], bundle: Path | None = None, bootstrap: str = ""
-) -> tuple[str, ...]:
-    """The agent command the guest runs: our venv's python, the channel, pytest args.
+def guest_command(python: str, channel: Path, bootstrap: Path | None = None, bundle: Path | None = None) -> tuple[str, ...]:
+    """The agent command the guest runs: our venv's python and the channel.
 
-    With a module bundle (see ``bundle.py``) a small bootstrap puts it on
-    sys.path before anything else is imported.
+    virtme-ng passes the command on the kernel command line, which x86 caps at
+    2048 bytes (a longer one silently loses virtme's own root= parameter), so
+    the pytest arguments travel in the channel (``args.json``), never here.
+    With a module bundle (see ``bundle.py``) a bootstrap script, also in the
+    channel, puts it on sys.path before anything else is imported.
     """
-    agent = ("--channel", str(channel), "--", *pytest_args)
-    if bundle is not None:
-        return (python, "-c", bootstrap, str(bundle), *agent)
-    return (python, "-m", "harness.vm.guest", *agent)
+    if bundle is not None and bootstrap is not None:
+        return (python, str(bootstrap), str(bundle), "--channel", str(channel))
+    return (python, "-m", "harness.vm.guest", "--channel", str(channel))

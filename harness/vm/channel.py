@@ -8,6 +8,8 @@ cannot serve a stale one.
 
 Layout of the directory::
 
+    args.json         host -> guest: the pytest arguments (not on the kernel cmdline)
+    bootstrap.py      host -> guest: puts the module bundle on sys.path
     ready.json        guest -> host: collection done, the nodeids it has
     cmd/000001.json   host -> guest: {"op": "run", "nodeid": ..., "next": ...}
     res/000001.json   guest -> host: {"nodeid": ..., "reports": [...]}
@@ -47,6 +49,14 @@ class Channel:
 
     def interrupt_path(self, seq: int) -> Path:
         return self.root / "interrupt" / f"{seq:06d}"
+
+    @property
+    def args_path(self) -> Path:
+        return self.root / "args.json"
+
+    @property
+    def bootstrap_path(self) -> Path:
+        return self.root / "bootstrap.py"
 
     @property
     def ready_path(self) -> Path:

@@ -12,6 +12,7 @@ into the kernel log, so the console delimits each test's kernel messages.
 from __future__ import annotations
 
 import argparse
+import json
 import contextlib
 import os
 import signal
@@ -178,12 +179,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--channel", required=True, type=Path)
     parser.add_argument("pytest_args", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
+    channel = Channel(args.channel)
     pytest_args = [a for a in args.pytest_args if a != "--"]
+    if not pytest_args and channel.args_path.exists():
+        pytest_args = json.loads(channel.args_path.read_text())
     os.environ[GUEST_ENV] = "1"
     os.environ["PYTHONDONTWRITEBYTECODE"] = "1"
     sys.dont_write_bytecode = True
     prepare_guest()
-    channel = Channel(args.channel)
     agent = GuestAgent(channel)
     code = pytest.main(["-p", "no:cacheprovider", *pytest_args], plugins=[agent])
     if not channel.done_path.exists():

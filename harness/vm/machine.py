@@ -8,6 +8,7 @@ is reported through what its console says.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -79,7 +80,7 @@ class GuestVM:
 
     def argv(self) -> list[str]:
         vng = str(Path(sys.executable).parent / "vng")
-        command = guest_command(sys.executable, self.channel.root, self.pytest_args, self.bundle, BOOTSTRAP)
+        command = guest_command(sys.executable, self.channel.root, self.channel.bootstrap_path, self.bundle)
         spec = VMSpec(
             kernel=self.kernel, rwdir=self.channel.root, command=command, accel=self.accel,  # type: ignore[arg-type]
             memory=self.memory, cpus=self.cpus, cwd=self.cwd, name=f"netharness{self.instance}",
@@ -88,6 +89,8 @@ class GuestVM:
 
     def start(self) -> None:
         self.channel.prepare()
+        self.channel.args_path.write_text(json.dumps(self.pytest_args))
+        self.channel.bootstrap_path.write_text(BOOTSTRAP)
         env = controlled_env(cache_dir() / "vng-home")
         env["PYTHONDONTWRITEBYTECODE"] = "1"
         started = time.monotonic()
