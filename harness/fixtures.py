@@ -8,13 +8,20 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from . import requires as req
-from .topology import TopologyError, load_topology
-from .topology.live import LiveTopology
+from .topology.errors import TopologyError
 from .topology.model import Requires, Topology
+
+if TYPE_CHECKING:
+    from .topology.live import LiveTopology
+
+# The YAML loader and pyroute2 (behind LiveTopology) are imported when a test
+# first needs them: in a TCG guest they cost seconds that a run of tests
+# without topologies should not pay.
 
 TOPOLOGY_DIR_ENV = "NETHARNESS_TOPOLOGY_DIR"
 
@@ -42,6 +49,8 @@ def resolve_topology_path(config: pytest.Config, name: str) -> Path:
 
 @lru_cache(maxsize=None)
 def _load(path: Path) -> Topology:
+    from .topology.loader import load_topology
+
     return load_topology(path)
 
 
@@ -81,6 +90,8 @@ def mark_if_unmet(item: pytest.Item) -> None:
 
 
 def build_marked_topology(request: pytest.FixtureRequest) -> LiveTopology:
+    from .topology.live import LiveTopology
+
     marker = request.node.get_closest_marker("topology")
     if marker is None or not marker.args:
         raise pytest.UsageError(

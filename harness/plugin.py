@@ -7,11 +7,14 @@ The work lives in ``fixtures.py`` (topologies, requirements) and
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
 from . import fixtures
-from .topology.live import LiveTopology
+
+if TYPE_CHECKING:
+    from .topology.live import LiveTopology
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -34,6 +37,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--vm-no-bundle", action="store_true",
         help="let the guest import every Python module over 9p instead of from a zip in memory (slow; for debugging)",
+    )
+    group.addoption(
+        "--vm-keep-consoles", action="store_true",
+        help="keep the guest consoles (in ~/.cache/netharness/vm-runs) even when every test passed",
     )
     group.addoption(
         "--kmemleak", choices=("end", "off"), default="end",
@@ -88,6 +95,8 @@ def topo(request: pytest.FixtureRequest) -> Iterator[LiveTopology]:
 @pytest.fixture
 def topology_factory(request: pytest.FixtureRequest) -> Iterator[Callable[[str], LiveTopology]]:
     """Build topologies by name (or path) inside a test; all are removed afterwards."""
+    from .topology.live import LiveTopology
+
     built: list[LiveTopology] = []
 
     def make(name: str) -> LiveTopology:

@@ -68,5 +68,5 @@ def guest_command(python: str, channel: Path, bootstrap: Path | None = None, bun
     channel, puts it on sys.path before anything else is imported.
     """
     if bundle is not None and bootstrap is not None:
-        return (python, str(bootstrap), str(bundle), "--channel", str(channel))
+        return (python, "-S", str(bootstrap), str(bundle), "--channel", str(channel))
     return (python, "-m", "harness.vm.guest", "--channel", str(channel))

@@ -31,11 +31,23 @@ DATA_FILE_LIMIT = 256 * 1024
 DATA_TOTAL_LIMIT = 8 * 1024 * 1024
 _SKIP_SUFFIXES = (".py", ".pyc", ".pyi", ".so", ".pyd")
 
-# The guest runs this with the bundle path; it must import almost nothing
-# before the bundle is on sys.path.
+# The guest runs this as ``python -S bootstrap.py BUNDLE --channel DIR``. It
+# must import almost nothing before the bundle is on sys.path. ``-S`` skips
+# site.py, which under TCG costs most of a second (an editable install's
+# finder imports importlib.metadata); the host's own sys.path, written to
+# ``syspath.json`` next to this script, replaces what site.py would add.
 BOOTSTRAP = (
     "import sys\n"
+    "try:\n"
+    "    with open('/dev/kmsg', 'w') as k:\n"
+    "        k.write('<5>netharness: guest agent starting\\n')\n"
+    "except OSError:\n"
+    "    pass\n"
+    "import json\n"
     "src = sys.argv.pop(1)\n"
+    "here = sys.path.pop(0)\n"
+    "with open(here + '/syspath.json') as f:\n"
+    "    sys.path[:] = json.load(f)\n"
     "dst = '/dev/shm/netharness-bundle.zip'\n"
     "try:\n"
     "    with open(src, 'rb') as i, open(dst, 'wb') as o:\n"
@@ -46,6 +58,15 @@ BOOTSTRAP = (
     "import runpy\n"
     "runpy.run_module('harness.vm.guest', run_name='__main__', alter_sys=True)\n"
 )
+
+
+def guest_sys_path() -> list[str]:
+    """The import path the guest needs without site.py: the host's, plus the
+    directory holding ``harness`` (an editable install finds it through a
+    meta-path finder that site.py would have installed)."""
+    harness_root = str(Path(__file__).resolve().parents[2])
+    entries = [p for p in sys.path if p and Path(p).exists()]
+    return list(dict.fromkeys([*entries, harness_root]))
 
 
 def _source_of(module: ModuleType) -> Path | None:
@@ -140,9 +161,39 @@ def _package_data(chosen: dict[str, Path]) -> dict[str, Path]:
     return data
 
 
-def build_bundle(cache: Path, test_patterns: list[str], modules: dict[str, ModuleType] | None = None) -> Path:
-    """Write (or reuse) the bundle for the modules loaded in this process."""
+def package_sources(package: ModuleType) -> dict[str, Path]:
+    """Module name -> source of every module in ``package``, imported or not.
+
+    A package served from the zip hides its on-disk directory from the
+    guest, so a submodule the host happened not to import (the harness
+    imports its YAML loader lazily) would be missing there.
+    """
+    root = Path(package.__file__).parent  # type: ignore[arg-type]
+    sources = {}
+    for source in sorted(root.rglob("*.py")):
+        rel = source.relative_to(root).with_suffix("")
+        parts = [package.__name__, *rel.parts]
+        if parts[-1] == "__init__":
+            parts.pop()
+        if "__pycache__" in parts or not all(part.isidentifier() for part in parts):
+            continue
+        if source.name != "__init__.py" and not (source.parent / "__init__.py").is_file():
+            continue
+        sources[".".join(parts)] = source
+    return sources
+
+
+def build_bundle(
+    cache: Path,
+    test_patterns: list[str],
+    modules: dict[str, ModuleType] | None = None,
+    whole_packages: tuple[ModuleType, ...] = (),
+) -> Path:
+    """Write (or reuse) the bundle for the modules loaded in this process,
+    plus every module of ``whole_packages``."""
     chosen = select_modules(dict(modules if modules is not None else sys.modules), test_patterns)
+    for package in whole_packages:
+        chosen.update(package_sources(package))
     data = _package_data(chosen)
     digest = hashlib.sha256(sys.version.encode())
     for arc, path in [*((_arcname(n, p), p) for n, p in chosen.items()), *data.items()]:

@@ -10,6 +10,7 @@ Layout of the directory::
 
     args.json         host -> guest: the pytest arguments (not on the kernel cmdline)
     bootstrap.py      host -> guest: puts the module bundle on sys.path
+    syspath.json      host -> guest: the rest of sys.path (the guest skips site.py)
     ready.json        guest -> host: collection done, the nodeids it has
     cmd/000001.json   host -> guest: {"op": "run", "nodeid": ..., "next": ...}
     res/000001.json   guest -> host: {"nodeid": ..., "reports": [...]}
@@ -57,6 +58,10 @@ class Channel:
     @property
     def bootstrap_path(self) -> Path:
         return self.root / "bootstrap.py"
+
+    @property
+    def syspath_path(self) -> Path:
+        return self.root / "syspath.json"
 
     @property
     def ready_path(self) -> Path:

@@ -21,7 +21,7 @@ from typing import Any
 from ..kernel.build import controlled_env, cache_dir
 from . import console as kconsole
 from .argv import VMSpec, guest_command, vng_argv
-from .bundle import BOOTSTRAP
+from .bundle import BOOTSTRAP, guest_sys_path
 from .channel import Channel
 from .guest import KMSG_END
 
@@ -91,6 +91,7 @@ class GuestVM:
         self.channel.prepare()
         self.channel.args_path.write_text(json.dumps(self.pytest_args))
         self.channel.bootstrap_path.write_text(BOOTSTRAP)
+        self.channel.syspath_path.write_text(json.dumps(guest_sys_path()))
         env = controlled_env(cache_dir() / "vng-home")
         env["PYTHONDONTWRITEBYTECODE"] = "1"
         started = time.monotonic()

@@ -55,6 +55,31 @@ def is_xdist_controller(config: pytest.Config) -> bool:
     return getattr(config.option, "dist", "no") != "no" and not hasattr(config, "workerinput")
 
 
+def guest_plugin_modules(config: pytest.Config) -> list[str]:
+    """The installed plugins the host loaded, by module, minus xdist.
+
+    The guest disables pytest's entry-point autoload (scanning every
+    distribution's metadata is seconds under TCG) and loads exactly these;
+    xdist has no role in the guest, which runs the items it is handed.
+    """
+    modules = []
+    for plugin, _dist in config.pluginmanager.list_plugin_distinfo():
+        name = getattr(plugin, "__name__", "")
+        if name and name.split(".")[0] != "xdist":
+            modules.append(name)
+    return list(dict.fromkeys(modules))
+
+
+TOPOLOGY_FIXTURES = frozenset({"topo", "topology_factory"})
+
+
+def uses_topologies(item: pytest.Item) -> bool:
+    """Whether ``item`` builds topologies (so the guest needs the loader and pyroute2)."""
+    if item.get_closest_marker("topology") is not None:
+        return True
+    return bool(TOPOLOGY_FIXTURES & set(getattr(item, "fixturenames", ())))
+
+
 class VMSession:
     """pytest plugin object registered by ``plugin.py`` when ``--kernel`` is given."""
 
@@ -87,6 +112,8 @@ class VMSession:
         """pytest arguments for the guest: same rootdir, ini, timeout and files."""
         config = self.config
         args = ["-q", "-p", "no:randomly", "--rootdir", str(config.rootpath)]
+        for module in guest_plugin_modules(config):
+            args += ["-p", module]
         if config.inipath is not None:
             args += ["-c", str(config.inipath)]
         timeout = config.getoption("timeout", None)
@@ -97,19 +124,27 @@ class VMSession:
         paths = dict.fromkeys(str(item.path) for item in session.items)
         return args + list(paths)
 
-    def _bundle(self) -> Path | None:
+    def _bundle(self, session: pytest.Session) -> Path | None:
         """Modules for the guest in one zip (see bundle.py); built once per session,
         after collection, when this process has imported what the tests import."""
         if self.bundle is None and not self.config.getoption("vm_no_bundle"):
+            if any(uses_topologies(item) for item in session.items):
+                # The host never builds these topologies itself (the guest
+                # does), so it has not imported the loader and pyroute2 yet:
+                # import them here so that they ride in the bundle.
+                import harness.topology.live  # noqa: F401
+                import harness.topology.loader  # noqa: F401
             patterns = list(self.config.getini("python_files"))
-            self.bundle = build_bundle(cache_dir() / "bundles", patterns)
+            import harness
+
+            self.bundle = build_bundle(cache_dir() / "bundles", patterns, whole_packages=(harness,))
         return self.bundle
 
     def _ensure_vm(self, session: pytest.Session) -> GuestVM:
         if self.vm is not None and self.vm.alive():
             return self.vm
         self.vm = GuestVM(
-            bundle=self._bundle(),
+            bundle=self._bundle(session),
             kernel=self.kernel, workdir=self.workdir, pytest_args=self.guest_args(session),
             accel=self.accel, memory=self.config.getoption("vm_memory"), cpus=self.config.getoption("vm_cpus"),
             boot_timeout=self.config.getoption("vm_boot_timeout"), cwd=Path.cwd(), instance=self.instances,
@@ -197,9 +232,15 @@ class VMSession:
         if self.vm is not None:
             self.vm.stop()
             self.vm = None
+        if self.keep_consoles:
+            return
         if not self.failed_any and self.workdir.exists():
             shutil.rmtree(self.workdir, ignore_errors=True)
 
+    @property
+    def keep_consoles(self) -> bool:
+        return bool(self.config.getoption("vm_keep_consoles"))
+
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if self.failed_any and not self.controller:
+        if (self.failed_any or self.keep_consoles) and not self.controller:
             terminalreporter.write_line(f"netharness: guest consoles kept in {self.workdir}")

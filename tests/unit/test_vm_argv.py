@@ -49,7 +49,7 @@ def test_guest_command_is_short_and_carries_no_pytest_arguments():
     cmd = guest_command("/v/bin/python", Path("/r/chan"))
     assert cmd == ("/v/bin/python", "-m", "harness.vm.guest", "--channel", "/r/chan")
     with_bundle = guest_command("/v/bin/python", Path("/r/chan"), Path("/r/chan/bootstrap.py"), Path("/c/b.zip"))
-    assert with_bundle == ("/v/bin/python", "/r/chan/bootstrap.py", "/c/b.zip", "--channel", "/r/chan")
+    assert with_bundle == ("/v/bin/python", "-S", "/r/chan/bootstrap.py", "/c/b.zip", "--channel", "/r/chan")
 
 
 # What QEMU printed on our machines when KVM was "available" but broken.
