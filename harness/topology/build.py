@@ -18,6 +18,8 @@ import os
 import secrets
 import socket
 import struct
+import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,7 +38,7 @@ from .model import Topology
 NETDEVSIM_BUS = Path("/sys/bus/netdevsim")
 NETDEVSIM_FIRST_ID = 4000  # away from the small fixed ids upstream selftests use
 
-_NETLINK_GENERIC = 16
+NETLINK_GENERIC = 16
 _SOL_NETLINK = 270
 _NETLINK_EXT_ACK = 11
 _IFF_UP = 0x1
@@ -54,7 +56,8 @@ def new_run_id() -> str:
     return secrets.token_hex(4)
 
 
-def _netlink_socket(netns_fd: int, proto: int) -> socket.socket:
+def netlink_socket(netns_fd: int, proto: int) -> socket.socket:
+    """A netlink socket of protocol ``proto`` inside the namespace ``netns_fd``, extended ACKs on."""
     sock = nsutil.socket_in(netns_fd, socket.AF_NETLINK, socket.SOCK_DGRAM, proto)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
     # Extended ACKs carry the kernel's own explanation ("VLAN filtering is
@@ -75,12 +78,12 @@ class NamespaceHandle:
     @property
     def mptcp(self) -> MPTCP:
         if self._mptcp is None:
-            self._mptcp = MPTCP(use_socket=_netlink_socket(self.fd, _NETLINK_GENERIC))
+            self._mptcp = MPTCP(use_socket=netlink_socket(self.fd, NETLINK_GENERIC))
         return self._mptcp
 
     @classmethod
     def open(cls, name: str, fd: int) -> "NamespaceHandle":
-        return cls(name=name, fd=fd, ipr=IPRoute(use_socket=_netlink_socket(fd, socket.NETLINK_ROUTE)))
+        return cls(name=name, fd=fd, ipr=IPRoute(use_socket=netlink_socket(fd, socket.NETLINK_ROUTE)))
 
     def close(self) -> None:
         for client in (self.ipr, self._mptcp):
@@ -147,6 +150,29 @@ class Applier:
         self.netdevsim_ids[(op.node, op.device)] = dev_id
         spec = f"{dev_id} {op.ports}" + (f" {op.queues}" if op.queues else "")
         nsutil.write_file_in(self.handles[op.node].fd, str(NETDEVSIM_BUS / "new_device"), spec)
+
+    def _command(self, node: str, argv: Sequence[str]) -> None:
+        """Run a CLI (devlink, ethtool: pyroute2 is weak there) inside ``node``'s namespace."""
+        full = ["ip", "netns", "exec", self.handles[node].name, *argv]
+        try:
+            proc = subprocess.run(full, capture_output=True, text=True, timeout=60, check=False)
+        except FileNotFoundError as exc:
+            raise BuildError(f"node {node}: tool {argv[0]!r} not installed ({' '.join(argv)})") from exc
+        if proc.returncode != 0:
+            raise BuildError(f"node {node}: {' '.join(argv)} exited {proc.returncode}: "
+                             f"{(proc.stderr or proc.stdout).strip()}")
+
+    def _do_SetDevlinkParam(self, op: P.SetDevlinkParam) -> None:
+        self._command(op.node, P.devlink_param_argv(self.netdevsim_ids[(op.node, op.device)], op.param))
+
+    def _do_ReloadDevlink(self, op: P.ReloadDevlink) -> None:
+        self._command(op.node, P.devlink_reload_argv(self.netdevsim_ids[(op.node, op.device)]))
+
+    def _do_SetEswitchMode(self, op: P.SetEswitchMode) -> None:
+        self._command(op.node, P.eswitch_argv(self.netdevsim_ids[(op.node, op.device)], op.mode))
+
+    def _do_RunEthtool(self, op: P.RunEthtool) -> None:
+        self._command(op.node, op.argv)
 
     def _do_RenameNetdevsimPort(self, op: P.RenameNetdevsimPort) -> None:
         ipr = self.handles[op.node].ipr

@@ -19,7 +19,7 @@ from typing import Any
 from pyroute2 import IPRoute
 
 from .. import netns as nsutil
-from .build import Applier, Journal, NamespaceHandle, build, teardown
+from .build import NETLINK_GENERIC, Applier, Journal, NamespaceHandle, build, netlink_socket, teardown
 from .model import Node, Topology
 
 
@@ -73,6 +73,15 @@ class LiveNode:
     def socket(self, family: int = socket.AF_INET, type_: int = socket.SOCK_STREAM, proto: int = 0) -> socket.socket:
         """A socket living in this node's namespace."""
         return nsutil.socket_in(self.handle.fd, family, type_, proto)
+
+    def netlink_socket(self, proto: int = NETLINK_GENERIC) -> socket.socket:
+        """A raw netlink socket in this node's namespace (generic netlink by default).
+
+        For families pyroute2 has no client for (the MPTCP userspace PM
+        commands, its event group): extended ACKs are on, so kernel error
+        strings reach the test.
+        """
+        return netlink_socket(self.handle.fd, proto)
 
     def sysctl(self, key: str) -> str:
         return nsutil.read_sysctl(self.handle.fd, key)

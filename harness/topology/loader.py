@@ -31,7 +31,9 @@ from .errors import Problem, Problems, TopologyError
 from .model import (
     Bridge,
     BridgePort,
+    DevlinkParam,
     Endpoint,
+    Ethtool,
     InterfaceConfig,
     Link,
     Mptcp,
@@ -174,6 +176,8 @@ def _node(name: str, spec: Mapping[str, Any]) -> Node:
                 ports=int(d["ports"]),
                 port_names=tuple(str(p) for p in d.get("port_names") or []),
                 queues=int(d["queues"]) if "queues" in d else None,
+                params=tuple(_devlink_param(str(k), v) for k, v in (d.get("params") or {}).items()),
+                eswitch=str(d["eswitch"]) if "eswitch" in d else None,  # type: ignore[arg-type]
             )
             for dev, d in (spec.get("netdevsim") or {}).items()
         ),
@@ -201,7 +205,29 @@ def _interface(name: str, settings: Mapping[str, Any]) -> InterfaceConfig:
         mtu=int(settings["mtu"]) if "mtu" in settings else None,
         mac=str(settings["mac"]).lower() if "mac" in settings else None,
         state="down" if settings.get("state") == "down" else "up",
+        ethtool=_ethtool(settings.get("ethtool") or {}),
     )
+
+
+def cli_word(value: Any) -> str:
+    """A YAML scalar as ethtool/devlink CLI words: booleans and on/off become on/off."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return str(value)
+
+
+def _ethtool(spec: Mapping[str, Any]) -> Ethtool:
+    def group(key: str) -> tuple[tuple[str, str], ...]:
+        return tuple((str(k), cli_word(v)) for k, v in (spec.get(key) or {}).items())
+
+    return Ethtool(features=group("features"), rings=group("rings"), channels=group("channels"),
+                   coalesce=group("coalesce"), pause=group("pause"))
+
+
+def _devlink_param(name: str, spec: Any) -> DevlinkParam:
+    value, cmode = (spec.get("value"), spec.get("cmode", "runtime")) if isinstance(spec, Mapping) else (spec, "runtime")
+    text = ("true" if value else "false") if isinstance(value, bool) else str(value)
+    return DevlinkParam(name=name, value=text, cmode=cmode)
 
 
 def _route(spec: Mapping[str, Any]) -> Route:

@@ -28,6 +28,24 @@ class Requires:
 
 
 @dataclass(frozen=True)
+class Ethtool:
+    """ethtool settings of one interface, each group in file order.
+
+    Values are kept as ethtool's CLI words ("on"/"off", decimal numbers):
+    the applier passes them to ``ethtool -K/-G/-L/-C/-A`` unchanged.
+    """
+
+    features: tuple[tuple[str, str], ...] = ()
+    rings: tuple[tuple[str, str], ...] = ()
+    channels: tuple[tuple[str, str], ...] = ()
+    coalesce: tuple[tuple[str, str], ...] = ()
+    pause: tuple[tuple[str, str], ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.features or self.rings or self.channels or self.coalesce or self.pause)
+
+
+@dataclass(frozen=True)
 class InterfaceConfig:
     """Settings for an interface that a link, netdevsim port, bridge or VLAN creates."""
 
@@ -36,6 +54,7 @@ class InterfaceConfig:
     mtu: int | None = None
     mac: str | None = None
     state: Literal["up", "down"] = "up"
+    ethtool: Ethtool = field(default_factory=Ethtool)
 
 
 @dataclass(frozen=True)
@@ -120,6 +139,17 @@ class NetdevsimDevice:
     ports: int = 1
     port_names: tuple[str, ...] = ()
     queues: int | None = None
+    params: tuple["DevlinkParam", ...] = ()
+    eswitch: Literal["legacy", "switchdev"] | None = None
+
+
+@dataclass(frozen=True)
+class DevlinkParam:
+    """``devlink dev param set ... name N value V cmode C``; driverinit needs a reload."""
+
+    name: str
+    value: str  # as devlink's CLI takes it: "true"/"false", digits or a string
+    cmode: Literal["runtime", "driverinit"] = "runtime"
 
 
 @dataclass(frozen=True)

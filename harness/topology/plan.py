@@ -5,11 +5,14 @@ applier can be a dumb loop and tests can check the plan without a kernel:
 
 1. namespaces, then namespace-wide sysctls (``all``/``default`` keys must be
    in force before interfaces appear, e.g. ``conf.default.accept_dad``);
-2. netdevsim devices and their port renames;
+2. netdevsim devices, their devlink params (a devlink reload when a
+   driverinit value is among them: reload re-creates the ports, so it comes
+   before the renames) and eswitch mode, then their port renames;
 3. bridges, then veth pairs (one netlink request each: the peer is created
    in its namespace and the bridge-side end joins its bridge at creation),
    then 802.1Q interfaces, then remaining bridge membership and port VLANs;
-4. per-interface sysctls, link settings (mtu, mac, up), addresses;
+4. per-interface sysctls, link settings (mtu, mac, up), ethtool settings
+   (``ethtool`` argv lists, built here so tests can check them), addresses;
 5. netdevsim peering, routes, MPTCP limits and endpoints.
 
 Kernel object names carry the run id (namespaces) and every created object
@@ -24,6 +27,8 @@ from dataclasses import dataclass, field
 
 from .model import (
     Bridge,
+    DevlinkParam,
+    Ethtool,
     InterfaceConfig,
     IPInterface,
     Link,
@@ -66,6 +71,37 @@ class CreateNetdevsim:
     device: str  # the user's handle, e.g. nsim0
     ports: int
     queues: int | None
+
+
+@dataclass(frozen=True)
+class SetDevlinkParam:
+    node: str
+    device: str
+    param: DevlinkParam
+
+
+@dataclass(frozen=True)
+class ReloadDevlink:
+    """``devlink dev reload``: driverinit params take effect, ports are re-created."""
+
+    node: str
+    device: str
+
+
+@dataclass(frozen=True)
+class SetEswitchMode:
+    node: str
+    device: str
+    mode: str
+
+
+@dataclass(frozen=True)
+class RunEthtool:
+    """One ``ethtool`` command on one interface, run inside the node."""
+
+    node: str
+    ifname: str
+    argv: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -181,7 +217,11 @@ Op = (
     CreateNetns
     | SetSysctl
     | CreateNetdevsim
+    | SetDevlinkParam
+    | ReloadDevlink
+    | SetEswitchMode
     | RenameNetdevsimPort
+    | RunEthtool
     | CreateVeth
     | CreateBridge
     | CreateVlan
@@ -232,6 +272,36 @@ class _IndexAllocator:
         self._next[node] = index + 1
         self.assigned[(node, ifname)] = index
         return index
+
+
+_ETHTOOL_FLAGS = (("features", "-K"), ("rings", "-G"), ("channels", "-L"), ("coalesce", "-C"), ("pause", "-A"))
+
+
+def ethtool_argvs(ifname: str, settings: Ethtool) -> list[tuple[str, ...]]:
+    """One ``ethtool`` argv per non-empty group, keys and values in file order."""
+    argvs = []
+    for group, flag in _ETHTOOL_FLAGS:
+        pairs = getattr(settings, group)
+        if pairs:
+            argvs.append(("ethtool", flag, ifname, *(word for pair in pairs for word in pair)))
+    return argvs
+
+
+def devlink_handle(dev_id: int) -> str:
+    return f"netdevsim/netdevsim{dev_id}"
+
+
+def devlink_param_argv(dev_id: int, param: DevlinkParam) -> tuple[str, ...]:
+    return ("devlink", "dev", "param", "set", devlink_handle(dev_id), "name", param.name,
+            "value", param.value, "cmode", param.cmode)
+
+
+def devlink_reload_argv(dev_id: int) -> tuple[str, ...]:
+    return ("devlink", "dev", "reload", devlink_handle(dev_id))
+
+
+def eswitch_argv(dev_id: int, mode: str) -> tuple[str, ...]:
+    return ("devlink", "dev", "eswitch", "set", devlink_handle(dev_id), "mode", mode)
 
 
 def _settings(node: Node, ifname: str, index: int) -> LinkSettings:
@@ -324,6 +394,11 @@ def make_plan(topology: Topology, run_id: str) -> Plan:
     for node in topology.nodes:
         for dev in node.netdevsim:
             ops.append(CreateNetdevsim(node=node.name, device=dev.name, ports=dev.ports, queues=dev.queues))
+            ops.extend(SetDevlinkParam(node=node.name, device=dev.name, param=p) for p in dev.params)
+            if any(p.cmode == "driverinit" for p in dev.params):
+                ops.append(ReloadDevlink(node=node.name, device=dev.name))
+            if dev.eswitch is not None:
+                ops.append(SetEswitchMode(node=node.name, device=dev.name, mode=dev.eswitch))
             for port, ifname in enumerate(dev.port_names):
                 ops.append(
                     RenameNetdevsimPort(node=node.name, device=dev.name, port=port, ifname=ifname)
@@ -372,6 +447,9 @@ def make_plan(topology: Topology, run_id: str) -> Plan:
         # Loopback is up in every node: local traffic and MPTCP need it.
         lo = node.interface("lo")
         ops.append(ConfigureLink(node=node.name, ifname="lo", up=lo is None or lo.state == "up"))
+        for cfg in node.interfaces:
+            ops.extend(RunEthtool(node=node.name, ifname=cfg.name, argv=argv)
+                       for argv in ethtool_argvs(cfg.name, cfg.ethtool))
         for cfg in node.interfaces:
             ops.extend(AddAddress(node=node.name, ifname=cfg.name, address=a) for a in cfg.addresses)
 

@@ -336,8 +336,25 @@ def _check_interfaces(node: Mapping[str, Any], created: Mapping[str, Creator], b
             problems.add(path, f"interface {ifname!r} in node {base[1]} is configured twice: here and under "
                          f"vlans", f"all settings of {ifname} in one place", "key")
         _check_settings(settings, path, problems)
+        _check_ethtool(settings.get("ethtool") or {}, created.get(ifname), path, problems)
     for vlan, settings in vlans.items():
         _check_settings(settings, (*base, "vlans", vlan), problems)
+
+
+_HW_GROUPS = ("rings", "channels", "coalesce", "pause")
+
+
+def _check_ethtool(ethtool: Mapping[str, Any], creator: Creator | None, path: YPath, problems: Problems) -> None:
+    """Software devices (bridges, VLANs, lo) have features but no rings, channels, coalescing or
+    pause settings; the kernel would refuse them with EOPNOTSUPP at build time."""
+    kind = creator.kind if creator is not None else "loopback"
+    if kind not in ("bridge", "vlan", "loopback"):
+        return
+    for group in _HW_GROUPS:
+        if group in ethtool:
+            problems.add((*path, "ethtool", group), f"ethtool {group} on {path[-1]!r} ({kind} device): the "
+                         f"kernel has no {group} settings for a {kind} device",
+                         f"ethtool {group} on a veth or netdevsim port (only features apply here)", "key")
 
 
 def _missing_hint(ifname: str, node: str, created: Mapping[str, Creator]) -> str:

@@ -164,3 +164,71 @@ def test_vlan_interface_on_a_filtering_bridge_adds_the_vid_to_the_bridge_itself(
     assert [(op.ifname, op.vlans.first) for op in own] == [("br0", 10)]
     port = [op for op in ops if isinstance(op, P.AddBridgeVlan) and not op.on_bridge]
     assert [(op.ifname, op.vlans.first, op.vlans.pvid, op.vlans.untagged) for op in port] == [("p1", 10, True, True)]
+
+
+SETTINGS = """
+version: 1
+name: settings
+nodes:
+  a:
+    netdevsim:
+      nsim0:
+        ports: 2
+        port_names: [swp1, swp2]
+        params: {test1: false, max_macs: {value: 16, cmode: driverinit}}
+        eswitch: switchdev
+    interfaces:
+      swp1:
+        addresses: [192.0.2.1/24]
+        ethtool:
+          features: {tso: off, gso: off}
+          rings: {rx: 512}
+          channels: {combined: 1}
+          coalesce: {adaptive-rx: on, rx-usecs: 30}
+          pause: {autoneg: off, rx: on, tx: off}
+  b:
+    interfaces:
+      eth0: {ethtool: {features: {tx-checksumming: off}}}
+links:
+  - [a:eth0, b:eth0]
+"""
+
+
+def test_devlink_settings_come_before_the_port_renames_and_reload_only_for_driverinit():
+    plan = P.make_plan(load_topology_text(SETTINGS, "s.yaml"), "r")
+    names = kinds(plan)
+    first = names.index("CreateNetdevsim")
+    assert names[first:first + 5] == [
+        "CreateNetdevsim", "SetDevlinkParam", "SetDevlinkParam", "ReloadDevlink", "SetEswitchMode",
+    ]
+    assert names.index("SetEswitchMode") < names.index("RenameNetdevsimPort")
+    assert P.devlink_param_argv(4001, plan.ops[first + 2].param) == (
+        "devlink", "dev", "param", "set", "netdevsim/netdevsim4001", "name", "max_macs",
+        "value", "16", "cmode", "driverinit",
+    )
+    assert P.devlink_reload_argv(7) == ("devlink", "dev", "reload", "netdevsim/netdevsim7")
+    assert P.eswitch_argv(7, "switchdev")[-2:] == ("mode", "switchdev")
+
+
+def test_runtime_params_alone_need_no_reload():
+    text = SETTINGS.replace("max_macs: {value: 16, cmode: driverinit}", "max_macs: 16")
+    assert "ReloadDevlink" not in kinds(P.make_plan(load_topology_text(text, "s.yaml"), "r"))
+
+
+def test_ethtool_commands_in_group_order_after_link_up_before_addresses():
+    plan = P.make_plan(load_topology_text(SETTINGS, "s.yaml"), "r")
+    runs = [op for op in plan.ops if isinstance(op, P.RunEthtool)]
+    assert [(op.node, op.argv) for op in runs] == [
+        ("a", ("ethtool", "-K", "swp1", "tso", "off", "gso", "off")),
+        ("a", ("ethtool", "-G", "swp1", "rx", "512")),
+        ("a", ("ethtool", "-L", "swp1", "combined", "1")),
+        ("a", ("ethtool", "-C", "swp1", "adaptive-rx", "on", "rx-usecs", "30")),
+        ("a", ("ethtool", "-A", "swp1", "autoneg", "off", "rx", "on", "tx", "off")),
+        ("b", ("ethtool", "-K", "eth0", "tx-checksumming", "off")),
+    ]
+    ops = plan.ops
+    up = ops.index(next(op for op in ops if isinstance(op, P.ConfigureLink) and op.ifname == "swp1"))
+    addr = ops.index(next(op for op in ops if isinstance(op, P.AddAddress)))
+    veth = ops.index(next(op for op in ops if isinstance(op, P.CreateVeth)))
+    assert up < ops.index(runs[0]) and veth < ops.index(runs[-1])
+    assert ops.index(runs[4]) < addr  # swp1's address after swp1's settings

@@ -313,3 +313,41 @@ def test_model_is_frozen(design: Topology) -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         design.name = "other"  # type: ignore[misc]
     assert isinstance(design.nodes, tuple) and isinstance(design.links, tuple)
+
+
+def test_ethtool_and_devlink_settings_reach_the_model() -> None:
+    from harness.topology.model import DevlinkParam, Ethtool
+
+    topo = load_topology_text(
+        """\
+version: 1
+name: t
+nodes:
+  a:
+    netdevsim:
+      nsim0:
+        ports: 1
+        port_names: [np0]
+        eswitch: switchdev
+        params: {max_macs: {value: 16, cmode: driverinit}, test1: false}
+    interfaces:
+      np0:
+        ethtool:
+          features: {tso: off, rx-gro-list: true}
+          rings: {rx: 512, tx: 128}
+          coalesce: {adaptive-rx: on, rx-usecs: 30}
+          pause: {autoneg: false, rx: on}
+"""
+    )
+    node = topo.node("a")
+    dev = node.netdevsim[0]
+    assert dev.eswitch == "switchdev"
+    assert dev.params == (DevlinkParam("max_macs", "16", "driverinit"), DevlinkParam("test1", "false", "runtime"))
+    eth = node.interface("np0").ethtool
+    assert eth == Ethtool(
+        features=(("tso", "off"), ("rx-gro-list", "on")),
+        rings=(("rx", "512"), ("tx", "128")),
+        coalesce=(("adaptive-rx", "on"), ("rx-usecs", "30")),
+        pause=(("autoneg", "off"), ("rx", "on")),
+    )
+    assert not node.interface("np0").ethtool.channels

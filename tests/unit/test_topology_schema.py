@@ -134,10 +134,10 @@ def test_unknown_key_names_place_and_allowed_keys() -> None:
     )
     assert (problem.line, problem.column) == (6, 14)
     assert problem.message == "unknown key 'adresses' in node c1 interface eth0"
-    assert problem.hint == "one of addresses, mtu, mac, state"
+    assert problem.hint == "one of addresses, mtu, mac, state, ethtool"
     assert str(problem) == (
         "t.yaml:6:14: unknown key 'adresses' in node c1 interface eth0; "
-        "write instead: one of addresses, mtu, mac, state"
+        "write instead: one of addresses, mtu, mac, state, ethtool"
     )
 
 
@@ -584,3 +584,53 @@ def test_problem_without_hint_has_no_write_instead() -> None:
     assert str(TopologyError([Problem("f", 2, 1, "b", "x"), Problem("f", 1, 1, "a")])) == (
         "f:1:1: a\nf:2:1: b; write instead: x"
     )
+
+
+# --- ethtool and devlink settings --------------------------------------------------------------
+
+_ETHTOOL_BASE = """\
+version: 1
+name: t
+nodes:
+  a:
+    interfaces:
+      eth0:
+        ethtool:
+"""
+
+
+def test_ethtool_feature_value_must_be_on_or_off() -> None:
+    problem = only_problem(_ETHTOOL_BASE + "          features: {tso: maybe}\nlinks: [[a:eth0, a:eth1]]\n")
+    assert problem.line == 8
+    assert "tso" in problem.message and "maybe" in problem.message
+
+
+def test_ethtool_unknown_ring_names_the_allowed_keys() -> None:
+    problem = only_problem(_ETHTOOL_BASE + "          rings: {rxx: 512}\nlinks: [[a:eth0, a:eth1]]\n")
+    assert problem.line == 8
+    assert "unknown key 'rxx'" in problem.message
+    assert problem.hint == "one of rx, rx-mini, rx-jumbo, tx"
+
+
+def test_ethtool_negative_channel_count_rejected() -> None:
+    problem = only_problem(_ETHTOOL_BASE + "          channels: {combined: -1}\nlinks: [[a:eth0, a:eth1]]\n")
+    assert problem.line == 8 and "combined" in problem.message
+
+
+def test_devlink_param_cmode_and_eswitch_mode_are_enums() -> None:
+    found = problems_of(
+        """\
+        version: 1
+        name: t
+        nodes:
+          a:
+            netdevsim:
+              nsim0:
+                ports: 1
+                eswitch: switchdevv
+                params: {max_macs: {value: 16, cmode: permanent}}
+        """
+    )
+    assert sorted(p.line for p in found) == [8, 9], "\n".join(map(str, found))
+    assert any("switchdev" in p.hint for p in found)
+    assert any("driverinit" in p.hint for p in found)

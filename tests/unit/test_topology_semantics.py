@@ -607,3 +607,35 @@ def test_semantic_checks_wait_for_a_schema_valid_file() -> None:
     text = "version: 1\nname: t\nnodes: {c1: {interfaces: {eth0: {mtu: 1}}}}\nlinks:\n  - [c1:eth1, x:y]\n"
     found = problems_of(text)
     assert [p.message for p in found] == ["mtu in node c1 interface eth0 must be from 68 to 65535, not 1"]
+
+
+def test_ethtool_rings_on_a_bridge_are_refused_features_are_fine() -> None:
+    text = """\
+        version: 1
+        name: t
+        nodes:
+          a:
+            bridges: {br0: {}}
+            interfaces:
+              br0:
+                ethtool:
+                  features: {tx-checksumming: off}
+                  rings: {rx: 64}
+        """
+    problem = only_problem(text)
+    assert_at(problem, text, 10, "rings")
+    assert "no rings settings for a bridge device" in problem.message
+    assert "veth or netdevsim port" in problem.hint
+
+
+def test_ethtool_pause_on_lo_is_refused() -> None:
+    text = """\
+        version: 1
+        name: t
+        nodes:
+          a:
+            interfaces:
+              lo: {ethtool: {pause: {rx: on}}}
+        """
+    problem = only_problem(text)
+    assert problem.line == 6 and "loopback" in problem.message
