@@ -131,3 +131,57 @@ def tcp_sockets(node: Any, port: int) -> list[SsSocket]:
 def is_mptcp(sock: socket.socket) -> bool:
     """True while ``sock`` is an MPTCP connection that has not fallen back to TCP."""
     return sock.getsockopt(socket.IPPROTO_TCP, TCP_IS_MPTCP) == 1
+
+
+# --- path manager state (``ip -j mptcp endpoint show``, ``ip mptcp limits show``) ---
+
+ENDPOINT_FLAGS = ("signal", "subflow", "backup", "fullmesh")
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One in-kernel path manager endpoint as ``ip -j mptcp endpoint show`` lists it."""
+
+    id: int
+    address: str
+    flags: frozenset[str]
+    dev: str | None = None
+    port: int | None = None
+
+
+def parse_endpoints(data: Any) -> list[Endpoint]:
+    """Endpoints from the parsed JSON of ``ip -j mptcp endpoint show``, sorted by id.
+
+    iproute2 prints each flag as a boolean key (``"signal": true``); empty
+    output (no endpoint) parses as ``None`` or ``[]``.
+    """
+    found = [
+        Endpoint(
+            id=int(e["id"]),
+            address=e["address"],
+            flags=frozenset(f for f in ENDPOINT_FLAGS if e.get(f)),
+            dev=e.get("dev"),
+            port=int(e["port"]) if "port" in e else None,
+        )
+        for e in data or []
+    ]
+    return sorted(found, key=lambda e: e.id)
+
+
+def parse_limits(text: str) -> dict[str, int]:
+    """``ip mptcp limits show`` ("add_addr_accepted 0 subflows 2") as a dict.
+
+    iproute2 6.1 has no JSON output for limits, hence the word pairs.
+    """
+    words = text.split()
+    if len(words) % 2:
+        raise ValueError(f"odd number of words in limits output: {text!r}")
+    return {words[i]: int(words[i + 1]) for i in range(0, len(words), 2)}
+
+
+def endpoints(node: Any) -> list[Endpoint]:
+    return parse_endpoints(node.json(["ip", "-j", "mptcp", "endpoint", "show"]))
+
+
+def limits(node: Any) -> dict[str, int]:
+    return parse_limits(node.run(["ip", "mptcp", "limits", "show"]).stdout)
