@@ -61,6 +61,11 @@ def pytest_configure(config: pytest.Config) -> None:
         "requires(kconfig=[], tools=[], sysfs=[]): skip naming what is missing when the kernel or "
         "machine lacks it",
     )
+    config.addinivalue_line(
+        "markers",
+        "known_kernel_issue(pattern, reason=''): with --kernel, a console issue whose fingerprint matches "
+        "the regex PATTERN makes a passing test xfail (a known bug of the kernel under test) instead of fail",
+    )
     if config.getoption("kernel") and not _in_guest(config):
         from .vm.session import VMSession
 

@@ -50,6 +50,24 @@ def tainted() -> int:
         return 0
 
 
+def lockdep_on() -> bool | None:
+    """Whether lockdep still checks (``debug_locks`` in /proc/lockdep_stats).
+
+    Lockdep switches itself off for good after its first report, so every
+    later test would run unchecked; the host replaces such a VM. None when
+    the kernel has no lockdep.
+    """
+    try:
+        text = Path("/proc/lockdep_stats").read_text()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "debug_locks":
+            return value.strip() != "0"
+    return None
+
+
 def prepare_guest() -> None:
     """Mounts the suites rely on that virtme-ng does not always make."""
     if not os.path.ismount("/sys/kernel/debug"):
@@ -131,6 +149,7 @@ class GuestAgent:
         nextitem = self.items.get(command.get("next") or "")
         self.reports = []
         taint_before = tainted()
+        lockdep_before = lockdep_on()
         watcher = _InterruptWatcher(self.channel.interrupt_path(seq))
         watcher.start()
         kmsg(f"{KMSG_BEGIN}{nodeid}")
@@ -152,6 +171,8 @@ class GuestAgent:
                 "duration": time.monotonic() - started,
                 "taint_before": taint_before,
                 "taint_after": tainted(),
+                "lockdep_before": lockdep_before,
+                "lockdep_after": lockdep_on(),
             },
         )
         if interrupted:

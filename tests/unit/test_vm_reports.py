@@ -119,3 +119,58 @@ def test_kmemleak_after_the_run_is_a_failed_pseudo_test():
     assert "3 suspected leak" in reps[0].longreprtext
     assert final_check_reports({"kmemleak": ""}, Path("/c.log")) == []
     assert final_check_reports({}, Path("/c.log")) == []
+
+
+# --- known kernel issues and lockdep switching itself off ----------------------------------
+
+UDP_TUNNEL_PATTERN = r"udp_tunnel_notify_(add|del)_rx_port"
+
+
+def udp_tunnel_issues():
+    issues = kconsole.find_issues(sample("lockdep_udp_tunnel_6.12.117.txt"))
+    assert [i.kind for i in issues] == ["lockdep", "lockdep"]
+    return issues
+
+
+def test_known_kernel_issue_turns_a_passing_test_into_xfail(pytester):
+    item, config, data = serialized(
+        pytester,
+        "import pytest\n"
+        f"@pytest.mark.known_kernel_issue({UDP_TUNNEL_PATTERN!r}, reason='6.12.117 vxlan sock_lock')\n"
+        "def test_func(): pass\n",
+    )
+    call = by_when(reports_for(item, config, outcome(item.nodeid, data, udp_tunnel_issues()), Path("/c.log")))["call"]
+    assert call.skipped and "known kernel issue: 6.12.117 vxlan sock_lock" in call.wasxfail
+    assert any(title == "known kernel issue" and "Invalid wait context" in text for title, text in call.sections)
+
+
+def test_known_kernel_issue_marker_does_not_excuse_another_splat(pytester):
+    item, config, data = serialized(
+        pytester,
+        "import pytest\n"
+        "@pytest.mark.known_kernel_issue('some_other_function', reason='other')\n"
+        "def test_func(): pass\n",
+    )
+    call = by_when(reports_for(item, config, outcome(item.nodeid, data, udp_tunnel_issues()), Path("/c.log")))["call"]
+    assert call.failed and "kernel lockdep" in call.longreprtext
+
+
+def test_known_kernel_issue_keeps_the_tests_own_failure(pytester):
+    item, config, data = serialized(
+        pytester,
+        "import pytest\n"
+        f"@pytest.mark.known_kernel_issue({UDP_TUNNEL_PATTERN!r}, reason='r')\n"
+        "def test_func():\n    assert False, 'own'\n",
+    )
+    call = by_when(reports_for(item, config, outcome(item.nodeid, data, udp_tunnel_issues()), Path("/c.log")))["call"]
+    assert call.failed and "own" in call.longreprtext and not hasattr(call, "wasxfail")
+
+
+def test_vm_is_replaced_when_lockdep_switched_itself_off():
+    def fresh(before, after):
+        return needs_fresh_vm(ItemOutcome(nodeid="x", result={"lockdep_before": before, "lockdep_after": after}, issues=[]))
+
+    assert fresh(True, False)
+    assert not fresh(True, True)
+    assert not fresh(None, None)  # no lockdep in this kernel
+    assert not fresh(False, False)  # already off before the test: replacing would not help this test
