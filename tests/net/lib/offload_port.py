@@ -1,0 +1,106 @@
+"""A netdevsim port (or any interface) of a live topology, with ethtool and debugfs helpers.
+
+Used by tests/net/offloads. ``ethtool`` runs inside the node (``ip netns
+exec``); debugfs and the netdevsim bus files are global and are written from
+the test process (inside ``ip netns exec`` the remounted /sys hides
+/sys/kernel/debug). Parsing lives in ``ethtool.py`` (pure, unit-tested).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.topology.live import LiveNode, LiveTopology
+
+from tests.net.lib import ethtool as et
+
+DEBUGFS = Path("/sys/kernel/debug/netdevsim")
+BUS = Path("/sys/bus/netdevsim")
+
+
+def write_errno(path: Path, data: str) -> int:
+    """One write(2) of ``data``; the errno it failed with, 0 when accepted."""
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        os.write(fd, data.encode())
+    except OSError as exc:
+        return exc.errno or -1
+    finally:
+        os.close(fd)
+    return 0
+
+
+def write_file(path: Path, data: str | int) -> None:
+    code = write_errno(path, str(data))
+    if code:
+        raise OSError(code, f"write {data!r} to {path}: {os.strerror(code)}")
+
+
+@dataclass(frozen=True)
+class Port:
+    """An interface of a node, with ethtool helpers; ``dev_id``/``index`` for netdevsim ports."""
+
+    node: LiveNode
+    ifname: str
+    dev_id: int | None = None
+    index: int = 0
+
+    @property
+    def dev_debugfs(self) -> Path:
+        return DEBUGFS / f"netdevsim{self.dev_id}"
+
+    @property
+    def debugfs(self) -> Path:
+        return self.dev_debugfs / "ports" / str(self.index)
+
+    @property
+    def bus_dir(self) -> Path:
+        return BUS / "devices" / f"netdevsim{self.dev_id}"
+
+    def ethtool(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """``ethtool ARGS`` with the interface name substituted for ``{dev}``."""
+        argv = ["ethtool", *(a.replace("{dev}", self.ifname) for a in args)]
+        return self.node.run(argv, check=check)
+
+    def refused(self, *args: str) -> str:
+        """Run an ethtool command that must fail; return its stderr."""
+        proc = self.ethtool(*args, check=False)
+        assert proc.returncode != 0, f"ethtool {' '.join(args)} succeeded; it must be refused\n{proc.stdout}"
+        return proc.stderr + proc.stdout
+
+    def json(self, *args: str) -> Any:
+        return self.node.json(["ethtool", "--json", *(a.replace("{dev}", self.ifname) for a in args)])
+
+    def features(self) -> dict[str, et.Feature]:
+        return et.parse_features(self.ethtool("-k", "{dev}").stdout)
+
+    def rings(self) -> tuple[dict, dict]:
+        return et.parse_max_current(self.ethtool("-g", "{dev}").stdout)
+
+    def channels(self) -> tuple[dict, dict]:
+        return et.parse_max_current(self.ethtool("-l", "{dev}").stdout)
+
+    def pause(self) -> dict[str, bool]:
+        return et.pause_flags(self.ethtool("-a", "{dev}").stdout)
+
+    def coalesce(self) -> dict:
+        return et.parse_coalesce(self.ethtool("-c", "{dev}").stdout)
+
+    def ifindex(self) -> int:
+        return self.node.link(self.ifname)["index"]
+
+
+def nsim_port(topo: LiveTopology, node: str, device: str, ifname: str) -> Port:
+    """A netdevsim port of the topology, skipping when debugfs is not mounted."""
+    port = Port(node=topo[node], ifname=ifname, dev_id=topo.netdevsim_id(node, device))
+    if not port.debugfs.is_dir():
+        pytest.skip(f"netdevsim debugfs {port.debugfs} missing (CONFIG_DEBUG_FS not set or debugfs not mounted)")
+    return port
+
+
