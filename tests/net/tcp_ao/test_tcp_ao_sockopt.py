@@ -384,10 +384,12 @@ def repair_get(env: Env, repair: bool, keyed: bool = True, listen: bool = False)
     ao.get_repair(sock)
 
 
-def repair_set(env: Env, repair: bool, optlen: int | None = None) -> None:
+def repair_set(env: Env, repair: bool, optlen: int | None = None, listen: bool = False) -> None:
     sock = env.keyed()
     if repair:
         ao.set_tcp_repair(sock, ao.TCP_REPAIR_ON)
+    if listen:
+        env.listen(sock)
     setopt(sock, ao.TCP_AO_REPAIR, ao.TcpAoRepair(), optlen)
 
 
@@ -398,6 +400,7 @@ REPAIR_CASES = [
     Case("repair-set-in-repair-mode", lambda env: repair_set(env, repair=True), 0),
     Case("repair-get-no-ao-info", lambda env: repair_get(env, repair=True, keyed=False), errno.ENOENT),
     Case("repair-get-on-listener", lambda env: repair_get(env, repair=True, listen=True), errno.EPERM),
+    Case("repair-set-on-listener", lambda env: repair_set(env, repair=True, listen=True), errno.EPERM),
     Case("repair-set-short-optlen", lambda env: repair_set(env, repair=True, optlen=8), errno.EINVAL),
 ]
 
