@@ -9,7 +9,11 @@ cd "$repo"
 "$repo/ci/setup.sh"
 venv=${NETHARNESS_VENV:-$repo/.venv}
 "$venv/bin/netharness" kernel build
+# One single-vCPU VM per CPU, at most 4 (2G each): TCG runs each vCPU in one
+# host thread. NETHARNESS_VMS=N overrides.
+cpus=$(nproc)
+vms=${NETHARNESS_VMS:-$((cpus < 4 ? cpus : 4))}
 if (($#)); then
-  exec "$venv/bin/pytest" --kernel default "$@"
+  exec "$venv/bin/pytest" --kernel default -n "$vms" --vm-cpus 1 "$@"
 fi
-exec "$venv/bin/pytest" --kernel default tests/net
+exec "$venv/bin/pytest" --kernel default -n "$vms" --vm-cpus 1 tests/net

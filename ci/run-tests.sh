@@ -25,5 +25,9 @@ pytest -p no:cacheprovider tests/unit tests/integration "$@"
 step "conformance suites on the host kernel"
 pytest -p no:cacheprovider tests/net "$@"
 
-step "conformance suites in a VM on the default kernel"
-pytest -p no:cacheprovider --kernel default tests/net "$@"
+step "conformance suites in VMs on the default kernel"
+# One single-vCPU VM per CPU, at most 4 (2G each): TCG emulates each vCPU in
+# one host thread, so on a 2-CPU runner two single-CPU guests finish the
+# suites sooner than one two-CPU guest. NETHARNESS_VMS=N overrides.
+cpus=$(nproc)
+pytest -p no:cacheprovider --kernel default -n "${NETHARNESS_VMS:-$((cpus < 4 ? cpus : 4))}" --vm-cpus 1 tests/net "$@"
