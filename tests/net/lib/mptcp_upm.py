@@ -12,14 +12,14 @@ events they are network order (``nla_put_be16``).
 from __future__ import annotations
 
 import ipaddress
-import select
 import socket
-import struct
-import time
 from typing import Any
 
 from pyroute2.netlink import NLM_F_ACK, NLM_F_REQUEST, genlmsg, nla
 from pyroute2.netlink.generic import GenericNetlinkSocket
+
+from . import genl
+from .genl import GroupListener
 
 FAMILY = "mptcp_pm"
 EVENTS_GROUP = "mptcp_pm_events"
@@ -155,60 +155,25 @@ class UserspacePM:
         ])
 
 
-class EventListener:
-    """A member of the mptcp_pm_events group on ``sock``; collects events.
-
-    pyroute2 is used only to look the family and group ids up (on a second
-    socket, ``lookup``): its asyncio reader drains the socket into its own
-    queue, which makes waiting with a deadline awkward, so events are read
-    from the plain socket and decoded with ``event_msg``.
-    """
+class EventListener(GroupListener[dict[str, Any]]):
+    """A member of the mptcp_pm_events group on ``sock``; collects events
+    (``lookup``: a second socket, for the family and group ids)."""
 
     def __init__(self, sock: socket.socket, lookup: socket.socket) -> None:
-        nl = GenericNetlinkSocket(use_socket=lookup)
-        try:
-            nl.bind(FAMILY, event_msg)
-            self.prid = nl.prid
-            group = nl.mcast_groups[EVENTS_GROUP]
-        finally:
-            nl.close()
-        self.sock = sock
-        self.sock.bind((0, 0))
-        self.sock.setsockopt(_SOL_NETLINK, _NETLINK_ADD_MEMBERSHIP, group)
-        self.events: list[dict[str, Any]] = []
+        super().__init__(sock, lookup, FAMILY, EVENTS_GROUP, event_msg, event_fields)
 
-    def close(self) -> None:
-        self.sock.close()
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        return self.received
 
-    def wait_for(self, event: str, timeout: float = 5.0, **match: Any) -> dict[str, Any]:
+    def wait_for(self, event: str, timeout: float = 5.0, **match: Any) -> dict[str, Any]:  # type: ignore[override]
         """The first event named ``event`` whose fields include ``match``."""
-        deadline = time.monotonic() + timeout
-        while True:
-            for ev in self.events:
-                if ev["event"] == event and all(ev.get(k) == v for k, v in match.items()):
-                    return ev
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise AssertionError(f"no {event} {match} within {timeout} s; seen: {self.events}")
-            ready, _, _ = select.select([self.sock], [], [], min(left, 0.2))
-            if ready:
-                self.events.extend(decode_events(self.sock.recv(1 << 16), self.prid))
-
-
-_SOL_NETLINK = 270
-_NETLINK_ADD_MEMBERSHIP = 1
+        return super().wait_for(
+            lambda ev: ev["event"] == event and all(ev.get(k) == v for k, v in match.items()),
+            timeout, f"{event} {match}",
+        )
 
 
 def decode_events(data: bytes, prid: int) -> list[dict[str, Any]]:
     """The mptcp_pm events in one netlink datagram (several messages may share it)."""
-    out, offset = [], 0
-    while offset + 16 <= len(data):
-        length, msg_type = struct.unpack_from("=IH", data, offset)
-        if length < 16:
-            break
-        if msg_type == prid:
-            msg = event_msg(data[offset:offset + length])
-            msg.decode()
-            out.append(event_fields(msg))
-        offset += (length + 3) & ~3
-    return out
+    return [event_fields(msg) for msg in genl.decode(data, prid, event_msg)]
