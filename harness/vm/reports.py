@@ -93,6 +93,18 @@ def _expect_known(reports: list[TestReport], known: list[tuple[kconsole.KernelIs
     target.sections.append(("known kernel issue", f"{reasons} {where}\n{excerpt}"))
 
 
+def _tuple_skip_location(report: TestReport) -> TestReport:
+    """Give a skip its ``(path, lineno, reason)`` tuple back.
+
+    The reports travel as JSON, which turns that tuple into a list; pytest's
+    terminal reporter (-v, -rs) then fails with INTERNALERROR on the first
+    test that called pytest.skip() in the guest.
+    """
+    if report.skipped and isinstance(report.longrepr, list):
+        report.longrepr = tuple(report.longrepr)
+    return report
+
+
 def reports_for(item: pytest.Item, config: pytest.Config, outcome: ItemOutcome, console_path: Path) -> list[TestReport]:
     unknown, known = split_known(item, outcome.issues)
     issues_text = describe_issues(outcome.issues)
@@ -110,7 +122,8 @@ def reports_for(item: pytest.Item, config: pytest.Config, outcome: ItemOutcome, 
         return [synthetic(item, f"guest could not run this test: {result['error']}")]
 
     reports: list[TestReport] = [
-        config.hook.pytest_report_from_serializable(config=config, data=data) for data in result["reports"]
+        _tuple_skip_location(config.hook.pytest_report_from_serializable(config=config, data=data))
+        for data in result["reports"]
     ]
     if not reports:
         return [synthetic(item, "the guest returned no reports for this test")]

@@ -84,6 +84,13 @@ EXPECTED: list[tuple[str, list[tuple[str, str, int, int]]]] = [
     ),
     ("lockdep_suspicious_rcu_doc.txt", [("lockdep", "WARNING: suspicious RCU usage", 0, 40)]),
     (
+        "lockdep_udp_tunnel_6.12.117.txt",
+        [
+            ("lockdep", "BUG: sleeping function called from invalid context at ", 1, 49),
+            ("lockdep", "[ BUG: Invalid wait context ]", 51, 109),
+        ],
+    ),
+    (
         "rcu_stall_doc.txt",
         [
             ("rcu_stall", "INFO: rcu_sched detected stalls on CPUs/tasks:", 0, 3),

@@ -174,3 +174,12 @@ def test_vm_is_replaced_when_lockdep_switched_itself_off():
     assert not fresh(True, True)
     assert not fresh(None, None)  # no lockdep in this kernel
     assert not fresh(False, False)  # already off before the test: replacing would not help this test
+
+
+def test_a_skip_in_the_guest_keeps_its_location_tuple_through_json(pytester):
+    import json
+
+    item, config, data = serialized(pytester, "import pytest\ndef test_func():\n    pytest.skip('no bridge')\n")
+    through_json = json.loads(json.dumps(data))
+    call = by_when(reports_for(item, config, outcome(item.nodeid, through_json), Path("/c.log")))["call"]
+    assert call.skipped and isinstance(call.longrepr, tuple) and call.longrepr[2] == "Skipped: no bridge"
