@@ -27,7 +27,8 @@ def vlans_of(sw, port: str) -> dict[int, set[str]]:
     return out
 
 
-def test_port_vlan_membership_is_as_declared(topo):
+def test_port_vlan_membership_is_as_declared(switch):
+    topo = switch.topo
     sw = topo["sw"]
     p1 = vlans_of(sw, "p1")
     assert p1[10] == {"PVID", "Egress Untagged"}
@@ -37,13 +38,15 @@ def test_port_vlan_membership_is_as_declared(topo):
     assert 10 in vlans_of(sw, "br0")  # the bridge itself carries VLAN 10 for br0.10
 
 
-def test_access_and_trunk_ports_reach_each_other_in_vlan_10(topo):
+def test_access_and_trunk_ports_reach_each_other_in_vlan_10(switch):
+    topo = switch.topo
     assert ping(topo["h1"], "192.0.2.2")  # untagged on p1 -> tagged 10 on p2 -> eth0.10
     assert ping(topo["h1"], "192.0.2.254")  # the bridge's own VLAN interface
     assert ping(topo["h2"], "192.0.2.254")
 
 
-def test_removing_the_vlan_from_the_trunk_stops_forwarding(topo):
+def test_removing_the_vlan_from_the_trunk_stops_forwarding(switch):
+    topo = switch.topo
     h1, sw = topo["h1"], topo["sw"]
     assert ping(h1, "192.0.2.2")
     sw.run(["bridge", "vlan", "del", "dev", "p2", "vid", "10"])
@@ -52,7 +55,8 @@ def test_removing_the_vlan_from_the_trunk_stops_forwarding(topo):
     assert ping(h1, "192.0.2.254"), "the access port itself must still work"
 
 
-def test_untagged_frames_from_the_trunk_do_not_enter_vlan_10(topo):
+def test_untagged_frames_from_the_trunk_do_not_enter_vlan_10(switch):
+    topo = switch.topo
     h2 = topo["h2"]
     # An untagged address on the trunk lands in p2's PVID (default VLAN 1), not VLAN 10.
     h2.run(["ip", "addr", "add", "192.0.2.22/24", "dev", "eth0"])

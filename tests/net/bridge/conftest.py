@@ -1,0 +1,321 @@
+"""Fixtures of the bridge suite: the switch under test (``switch``) and frame I/O.
+
+``switch`` is where the ports come from. By default they are the veth ports
+of the test's topology (``sw:p1..pN`` cabled to ``hN:eth0``): a software
+bridge. When the environment declares real switch ports
+(``harness.ports.switch_hardware_from_env``: NETHARNESS_SWITCH_PORTS and
+NETHARNESS_SWITCH_PEERS), ``harness.switch_ports.lend`` puts them in place
+of the veth links under the same names and this fixture configures them as
+the topology says (bridge membership, VLANs, host addresses), so every test
+runs unchanged; only hardware FDB entries carry the ``offload`` and
+``extern_learn`` flags, and ``Switch.require_offload`` skips those checks on
+software ports.
+
+Frames are sent and captured in-process with packet sockets living in the
+hosts' namespaces (no process per frame: under TCG a process costs about
+0.3 s). Captures keep the VLAN tag the kernel moved into metadata
+(PACKET_AUXDATA), so tagged egress is checked exactly. Everything parsed is
+parsed by ``tests/net/lib/bridge.py`` (pure, unit-tested).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import subprocess
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from harness.ports import SwitchHardware, switch_hardware_from_env
+from harness.topology.live import CommandError, LiveNode, LiveTopology
+
+from tests.net.lib import bridge as brlib
+
+ETH_P_ALL = 0x0003
+SOL_PACKET = 263
+PACKET_AUXDATA = 8
+PACKET_OUTGOING = 4
+SOFTWARE_NO_OFFLOAD = "software bridge ports do not offload"
+
+
+@dataclass
+class Switch:
+    """The bridge under test and the hosts cabled to its ports."""
+
+    topo: LiveTopology
+    node: LiveNode  # the switch's namespace
+    bridge: str
+    ports: tuple[str, ...]  # switch-side names, in link order (p1, p2, p3)
+    cabling: dict[str, tuple[str, str]]  # port -> (host node, host interface)
+    hardware: SwitchHardware | None = None
+
+    # --- who is where ------------------------------------------------------------
+
+    def host(self, port: str) -> LiveNode:
+        return self.topo[self.cabling[port][0]]
+
+    def host_ifname(self, port: str) -> str:
+        return self.cabling[port][1]
+
+    def host_mac(self, port: str) -> str:
+        return self.host(port).link(self.host_ifname(port))["mac"].lower()
+
+    def host_ip(self, port: str) -> str:
+        addrs = [a for a in self.host(port).addresses(self.host_ifname(port)) if a.version == 4]
+        assert addrs, f"{self.cabling[port]} has no IPv4 address"
+        return str(addrs[0].ip)
+
+    def require_offload(self) -> None:
+        if self.hardware is None:
+            pytest.skip(SOFTWARE_NO_OFFLOAD)
+
+    # --- commands in the switch --------------------------------------------------
+    #
+    # ``ip -n NS`` / ``bridge -n NS`` enter the namespace themselves: one process
+    # per command instead of two (``ip netns exec`` + the tool), which under TCG
+    # saves about 0.3 s a command.
+
+    def _argv(self, argv: list[str]) -> list[str]:
+        if argv and argv[0] in ("ip", "bridge"):
+            return [argv[0], "-n", self.node.netns, *argv[1:]]
+        return self.node.argv(argv)
+
+    def run(self, argv: list[str], check: bool = True, input: str | None = None) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(self._argv(argv), capture_output=True, text=True, timeout=60, input=input, check=False)
+        if check and proc.returncode != 0:
+            raise CommandError(
+                f"[{self.node.name}] {' '.join(argv)} exited {proc.returncode}\n"
+                f"stdout: {proc.stdout.strip()}\nstderr: {proc.stderr.strip()}"
+            )
+        return proc
+
+    def json(self, argv: list[str]) -> Any:
+        out = self.run(argv).stdout
+        return json.loads(out) if out.strip() else None
+
+    def batch(self, tool: str, lines: Iterable[str]) -> None:
+        """Several ``bridge``/``ip`` commands in one process (``-batch -``)."""
+        self.run([tool, "-batch", "-"], input="\n".join(lines) + "\n")
+
+    def fails(self, argv: list[str]) -> str:
+        """Run a command that must be rejected; return its stderr."""
+        proc = self.run(argv, check=False)
+        assert proc.returncode != 0, f"{' '.join(argv)} was accepted but must be rejected"
+        return proc.stderr.strip()
+
+    def set_port(self, port: str, **flags: str | int) -> None:
+        argv = ["bridge", "link", "set", "dev", port]
+        for key, value in flags.items():
+            argv += [key, str(value)]
+        self.run(argv)
+
+    def set_bridge(self, **options: str | int) -> None:
+        argv = ["ip", "link", "set", "dev", self.bridge, "type", "bridge"]
+        for key, value in options.items():
+            argv += [key, str(value)]
+        self.run(argv)
+
+    def port_flags(self, port: str) -> dict[str, Any]:
+        return brlib.port_flags(self.json(["bridge", "-j", "-d", "link", "show", "dev", port]), port)
+
+    def options(self) -> dict[str, Any]:
+        """The bridge's options by iproute2's names, read over rtnetlink (no process)."""
+        replies = self.rtnl(brlib.get_link(self.ifindex(self.bridge)))
+        return brlib.parse_bridge_attrs(brlib.bridge_data(replies[0].payload))
+
+    def fdb(self) -> list[brlib.FdbEntry]:
+        return brlib.parse_fdb(self.json(["bridge", "-j", "fdb", "show", "br", self.bridge]))
+
+    def mdb(self) -> list[brlib.MdbEntry]:
+        return brlib.parse_mdb(self.json(["bridge", "-j", "-d", "mdb", "show", "dev", self.bridge]))
+
+    def vlans(self, port: str) -> dict[int, set[str]]:
+        return brlib.parse_vlans(self.json(["bridge", "-j", "vlan", "show", "dev", port]), port)
+
+    def flush_fdb(self) -> None:
+        self.run(["bridge", "fdb", "flush", "dev", self.bridge, "dynamic"])
+
+    # --- raw rtnetlink for what iproute2 6.1 cannot set -----------------------------------
+
+    def rtnl(self, message: bytes) -> list[brlib.NetlinkReply]:
+        with contextlib.closing(self.node.netlink_socket(0)) as sock:  # NETLINK_ROUTE
+            sock.settimeout(10)
+            sock.send(message)
+            return brlib.parse_replies(sock.recv(65536))
+
+    def fdb_netlink(self) -> list[brlib.NeighFdb]:
+        """Every FDB entry as the kernel sends it (with NDA_FLAGS_EXT, e.g. ``locked``)."""
+        out: list[brlib.NeighFdb] = []
+        with contextlib.closing(self.node.netlink_socket(0)) as sock:
+            sock.settimeout(10)
+            sock.send(brlib.fdb_dump_request())
+            while True:
+                replies = brlib.parse_replies(sock.recv(1 << 20))
+                for reply in replies:
+                    if reply.kind == brlib.NLMSG_DONE:
+                        return out
+                    if reply.kind == brlib.NLMSG_ERROR:
+                        raise OSError(-reply.error, f"FDB dump failed: {reply.message}")
+                    if reply.kind == brlib.RTM_NEWNEIGH:
+                        out.append(brlib.parse_neigh(reply.payload))
+                if not replies:
+                    return out
+
+    def locked_entries(self) -> dict[str, str]:
+        """MAC -> port of the FDB entries flagged locked (MAB)."""
+        names = {self.ifindex(p): p for p in self.ports}
+        return {e.mac: names.get(e.ifindex, str(e.ifindex)) for e in self.fdb_netlink() if e.locked}
+
+    def ifindex(self, name: str) -> int:
+        return self.node.link(name)["index"]
+
+    def set_bridge_u32(self, attr: int, value: int) -> brlib.NetlinkReply:
+        """Set an IFLA_BR_* u32 option; returns the ACK (error 0) or the error."""
+        return self.rtnl(brlib.set_bridge_u32(self.ifindex(self.bridge), attr, value))[0]
+
+    def bridge_u32(self, attr: int) -> int | None:
+        replies = self.rtnl(brlib.get_link(self.ifindex(self.bridge)))
+        data = brlib.bridge_data(replies[0].payload)
+        return brlib.u32(data[attr]) if attr in data else None
+
+    def set_port_u8(self, port: str, attr: int, value: int) -> brlib.NetlinkReply:
+        return self.rtnl(brlib.set_port_u8(self.ifindex(port), attr, value))[0]
+
+    def set_port_u32(self, port: str, attr: int, value: int) -> brlib.NetlinkReply:
+        return self.rtnl(brlib.set_port_u32(self.ifindex(port), attr, value))[0]
+
+    # --- frames ------------------------------------------------------------------
+
+    def send(self, port: str, frames: Iterable[bytes]) -> None:
+        """Send raw Ethernet frames out of the host cabled to ``port``."""
+        sock = self.host(port).socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
+        try:
+            sock.bind((self.host_ifname(port), 0))
+            for frame in frames:
+                sock.send(frame)
+        finally:
+            sock.close()
+
+    def tap(self, port: str) -> "Tap":
+        return Tap(self.host(port), self.host_ifname(port))
+
+
+class Tap:
+    """A packet socket on one interface keeping every received frame with its VLAN tag.
+
+    The kernel moves a received frame's outer tag into metadata before packet
+    sockets see it; PACKET_AUXDATA hands it back. ``vlan`` of a frame is
+    (VID, TPID) or None for an untagged frame.
+    """
+
+    def __init__(self, node: Any, ifname: str) -> None:
+        self.where = f"{node.name}:{ifname}"
+        self.frames: list[tuple[bytes, tuple[int, int] | None]] = []
+        self._sock: socket.socket = node.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+        try:
+            self._sock.setsockopt(SOL_PACKET, PACKET_AUXDATA, 1)
+            self._sock.bind((ifname, ETH_P_ALL))
+        except BaseException:
+            self._sock.close()
+            raise
+
+    def _read_for(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while True:
+            remaining = deadline - time.monotonic()
+            self._sock.settimeout(remaining if remaining > 0 else 0.0)
+            try:
+                data, ancdata, _flags, addr = self._sock.recvmsg(65535, socket.CMSG_SPACE(32))
+            except (BlockingIOError, TimeoutError):
+                return
+            if addr[2] == PACKET_OUTGOING:
+                continue
+            vlan = None
+            for level, kind, cdata in ancdata:
+                if level == SOL_PACKET and kind == PACKET_AUXDATA:
+                    vlan = brlib.auxdata_vlan(cdata)
+            self.frames.append((data, vlan or brlib.inline_vlan(data)))
+
+    def matching(self, marker: bytes, *, settle: float = 0.0) -> list[tuple[int, int] | None]:
+        """The VLAN tags of the marked frames received so far (None: untagged)."""
+        self._read_for(settle)
+        return [vlan for data, vlan in self.frames if marker in data]
+
+    def count(self, marker: bytes, *, settle: float = 0.0) -> int:
+        return len(self.matching(marker, settle=settle))
+
+    def wait_for(self, marker: bytes, n: int = 1, *, timeout: float = 5.0) -> int:
+        deadline = time.monotonic() + timeout
+        while True:
+            got = self.count(marker)
+            remaining = deadline - time.monotonic()
+            if got >= n or remaining <= 0:
+                return got
+            self._read_for(min(remaining, 0.05))
+
+    def close(self) -> None:
+        self._sock.close()
+
+    def __enter__(self) -> "Tap":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _configure_lent_ports(sw: Switch) -> None:
+    """Real ports arrive bare: enslave and configure them, and the hosts' sides, as the topology says."""
+    from harness.topology.model import Bridge
+
+    bridge: Bridge = next(b for b in sw.node.model.bridges if b.name == sw.bridge)
+    vlans = {p.name: p.vlans for p in bridge.ports}
+    lines = []
+    for port in sw.ports:
+        lines.append(f"link set dev {port} master {sw.bridge} up")
+    sw.batch("ip", lines)
+    vlan_lines = []
+    for port in sw.ports:
+        for v in vlans.get(port, ()):
+            words = [f"vlan add dev {port} vid {v.first}" + (f"-{v.last}" if v.last != v.first else "")]
+            words += ["pvid"] if v.pvid else []
+            words += ["untagged"] if v.untagged else []
+            vlan_lines.append(" ".join(words))
+    if vlan_lines:
+        sw.batch("bridge", vlan_lines)
+    for port in sw.ports:
+        host, ifname = sw.cabling[port]
+        node = sw.topo[host]
+        host_lines = [f"link set dev {ifname} up"]
+        uppers = [v for v in node.model.vlans if v.link == ifname]  # went with the veth
+        host_lines += [f"link add link {ifname} name {v.name} up type vlan id {v.id}" for v in uppers]
+        for name in [ifname, *(v.name for v in uppers)]:
+            config = node.model.interface(name)
+            host_lines += [f"address add {a} dev {name}" for a in (config.addresses if config else ())]
+        node.run(["ip", "-batch", "-"], input="\n".join(host_lines) + "\n")
+
+
+@pytest.fixture
+def switch(topo: LiveTopology) -> Iterator[Switch]:
+    """The topology's bridge ``br0`` in node ``sw``, on veth ports or, when the
+    environment names real switch ports, on those."""
+    from harness import switch_ports
+
+    node = topo["sw"]
+    bridges = [b.name for b in node.model.bridges]
+    assert bridges, f"topology {topo.topology.name!r}: node sw has no bridge"
+    links = switch_ports.switch_links(topo.topology, "sw")
+    cabling = {port: (host, ifname) for port, host, ifname in links}
+    hardware = switch_hardware_from_env()
+    sw = Switch(topo, node, bridges[0], tuple(cabling), cabling, hardware)
+    if hardware is None:
+        yield sw
+        return
+    loans = switch_ports.plan_loans(hardware, topo.topology, "sw")
+    with switch_ports.lend(loans, node.netns, {n: topo[n].netns for n in topo.nodes}):
+        _configure_lent_ports(sw)
+        yield sw
