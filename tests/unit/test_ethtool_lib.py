@@ -8,6 +8,7 @@ import pytest
 
 from tests.net.lib import ethtool as et
 from tests.net.lib import segments as sg
+from tests.net.lib.packets import inet_checksum
 
 FEATURES = """Features for va:
 rx-checksumming: on
@@ -90,8 +91,7 @@ def _frame(payload: bytes, good: bool) -> bytes:
     src, dst = bytes([198, 51, 100, 1]), bytes([198, 51, 100, 2])
     tcp = struct.pack("!HHIIBBHHH", 40000, 5001, 1, 0, 5 << 4, 0x18, 512, 0, 0) + payload
     pseudo = src + dst + struct.pack("!BBH", 0, 6, len(tcp))
-    total = sg._sum16(pseudo + tcp)
-    csum = (~total) & 0xFFFF if good else 0x1234
+    csum = inet_checksum(pseudo + tcp) if good else 0x1234
     tcp = tcp[:16] + struct.pack("!H", csum) + tcp[18:]
     ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 0, 0, 64, 6, 0, src, dst)
     return b"\x02" * 6 + b"\x04" * 6 + b"\x08\x00" + ip + tcp

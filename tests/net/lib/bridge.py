@@ -16,6 +16,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from .packets import inet_checksum
+
 DYNAMIC_STATES = frozenset({"", "reachable", "stale"})
 
 
@@ -238,15 +240,6 @@ def ether(dst: str, src: str, ethertype: int, payload: bytes, vlan: int | None =
         head += struct.pack("!HH", tpid, vlan)
     frame = head + struct.pack("!H", ethertype) + payload
     return frame + b"\x00" * max(0, 60 - len(frame))
-
-
-def inet_checksum(data: bytes) -> int:
-    if len(data) % 2:
-        data += b"\x00"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
 
 
 def ipv4(src: str, dst: str, proto: int, payload: bytes, ttl: int = 64, router_alert: bool = False) -> bytes:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import socket
+import struct
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -46,6 +47,16 @@ def parse_link_stats(data: list[dict[str, Any]]) -> LinkStats:
 
 def link_stats(node: Any, ifname: str) -> LinkStats:
     return parse_link_stats(node.json(["ip", "-s", "-j", "link", "show", "dev", ifname]))
+
+
+def inet_checksum(data: bytes) -> int:
+    """The Internet checksum (RFC 1071); 0 when ``data`` already carries a correct one."""
+    if len(data) % 2:
+        data += b"\0"
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
 
 
 def new_marker() -> bytes:

@@ -13,6 +13,8 @@ import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from .packets import inet_checksum
+
 ETH_HLEN = 14
 ETH_P_IP = 0x0800
 IPPROTO_TCP = 6
@@ -27,19 +29,10 @@ class TcpSegment:
     checksum_ok: bool
 
 
-def _sum16(data: bytes) -> int:
-    if len(data) % 2:
-        data += b"\0"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return total
-
-
 def tcp_checksum_ok(src: bytes, dst: bytes, tcp: bytes) -> bool:
     """True if the TCP checksum over pseudo-header + segment verifies (sums to 0xffff)."""
     pseudo = src + dst + struct.pack("!BBH", 0, IPPROTO_TCP, len(tcp))
-    return _sum16(pseudo + tcp) == 0xFFFF
+    return inet_checksum(pseudo + tcp) == 0
 
 
 def tcp_segment(frame: bytes) -> TcpSegment | None:

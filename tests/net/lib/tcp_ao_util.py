@@ -27,6 +27,7 @@ from typing import Any
 from harness import tcp_ao as ao
 
 from . import nstat
+from .packets import inet_checksum as checksum
 from .wait import poll
 
 TIMEOUT = 20.0  # any single blocking step; generous for TCG guests
@@ -324,16 +325,6 @@ def wait_info(sock: socket.socket, field: str, at_least: int = 1, timeout: float
 
 
 # --- hand-made packets ------------------------------------------------------------------
-
-
-def checksum(data: bytes) -> int:
-    """The Internet checksum (RFC 1071)."""
-    if len(data) % 2:
-        data += b"\0"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
 
 
 def _pseudo_header(src: ipaddress._BaseAddress, dst: ipaddress._BaseAddress, proto: int, length: int) -> bytes:
