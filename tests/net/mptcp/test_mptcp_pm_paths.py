@@ -1,6 +1,7 @@
 """The in-kernel path manager at work: ADD_ADDR and its echo, REMOVE_ADDR,
-backup subflows and MP_PRIO, fullmesh (mptcp_join.sh signal_address_tests,
-remove_tests, backup_tests, fullmesh_tests).
+backup subflows and MP_PRIO, fullmesh, DSS checksums and joins through SYN
+cookies (mptcp_join.sh signal_address_tests, remove_tests, backup_tests,
+fullmesh_tests, checksum_tests, syncookies_tests).
 
 Topology mptcp-2path-noep: c1 and s1 on two links (10.0.1.0/24 eth0,
 10.0.2.0/24 eth1), limits subflows 2 and add_addr_accepted 2 on both, no
@@ -20,6 +21,7 @@ from collections.abc import Callable
 import pytest
 
 from tests.net.lib import mptcp, nstat
+from tests.net.lib import mptcp_sockopt as so
 from tests.net.lib.packets import link_stats
 from tests.net.lib.transfer import Result, exchange
 from tests.net.lib.wait import poll
@@ -67,9 +69,11 @@ def wait_subflows(node, count: int) -> list[mptcp.Subflow]:
     return seen
 
 
-def transfer(topo, after_greeting: Callable[[], None] | None = None) -> tuple[Result, dict, dict]:
-    """One MPTCP transfer c1 -> s1; returns it (observed: c1's subflows while
-    open) and the MIB deltas of c1 and s1 over ALL."""
+def transfer(
+    topo, after_greeting: Callable[[], None] | None = None, watch: tuple[str, ...] = ALL
+) -> tuple[Result, dict, dict]:
+    """One MPTCP transfer c1 -> s1; returns it (observed: c1's subflows and
+    MPTCP_INFO while open) and the MIB deltas of c1 and s1 over ``watch``."""
     c1, s1 = topo["c1"], topo["s1"]
     before = {"c1": mib(c1), "s1": mib(s1)}
     listener = s1.socket(socket.AF_INET, socket.SOCK_STREAM, mptcp.IPPROTO_MPTCP)
@@ -78,17 +82,21 @@ def transfer(topo, after_greeting: Callable[[], None] | None = None) -> tuple[Re
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind(("0.0.0.0", PORT))
         listener.listen(1)
+        client = c1.socket(socket.AF_INET, socket.SOCK_STREAM, mptcp.IPPROTO_MPTCP)
         result = exchange(
             listener,
-            c1.socket(socket.AF_INET, socket.SOCK_STREAM, mptcp.IPPROTO_MPTCP),
+            client,
             SERVER,
             SIZE,
             after_greeting=after_greeting,
-            while_open=lambda: mptcp.subflows(c1, PORT),
+            while_open=lambda: (mptcp.subflows(c1, PORT), so.mptcp_info(client)),
         )
     assert result.content_ok, "data corrupted in transit"
     assert result.client_mptcp and result.server_mptcp, "the connection fell back to TCP"
-    return result, nstat.delta(before["c1"], mib(c1), ALL), nstat.delta(before["s1"], mib(s1), ALL)
+    subflows, info = result.observed
+    result.observed = subflows  # what every test reads: c1's subflows while open
+    result.info = info  # type: ignore[attr-defined]  # c1's MPTCP_INFO while open
+    return result, nstat.delta(before["c1"], mib(c1), watch), nstat.delta(before["s1"], mib(s1), watch)
 
 
 def only(counters: dict[str, int], **expected: int) -> None:
@@ -282,3 +290,45 @@ def test_endpoints_added_to_live_connection(topo):
         ("10.0.1.1", "10.0.1.2"), ("10.0.2.1", "10.0.1.2"), ("10.0.2.1", "10.0.2.2")], describe(result.observed)
     only(c1_mib, AddAddr=1, EchoAddTx=1, MPJoinSynTx=2, MPJoinSynAckRx=2)
     only(s1_mib, AddAddrTx=1, EchoAdd=1, MPJoinSynRx=2, MPJoinAckRx=2)
+
+
+CSUM_COUNTERS = ("MPTcpExtDataCsumErr",)
+
+
+@pytest.mark.parametrize(
+    ("client", "server", "used"),
+    [(1, 1, True), (0, 1, True), (1, 0, True), (0, 0, False)],
+    ids=["both", "server-only", "client-only", "neither"],
+)
+def test_dss_checksums_are_used_when_either_end_asks(topo, client, server, used):
+    """checksum_tests: with net.mptcp.checksum_enabled on either end, the
+    connection and its joins carry DSS checksums (MPTCP_INFO csum_enabled)
+    without errors; with neither, none (the negative control)."""
+    c1, s1 = topo["c1"], topo["s1"]
+    c1.set_sysctl("net.mptcp.checksum_enabled", client)
+    s1.set_sysctl("net.mptcp.checksum_enabled", server)
+    ip_mptcp(s1, "endpoint", "add", "10.0.2.2", "signal")
+    result, c1_mib, s1_mib = transfer(topo, after_greeting=lambda: wait_subflows(c1, 2),
+                                      watch=ALL + CSUM_COUNTERS)
+    assert bool(result.info["csum_enabled"]) is used, result.info
+    assert len(result.observed) == 2, describe(result.observed)
+    only(s1_mib, AddAddrTx=1, EchoAdd=1, MPJoinSynRx=1, MPJoinAckRx=1)
+    only(c1_mib, AddAddr=1, EchoAddTx=1, MPJoinSynTx=1, MPJoinSynAckRx=1)
+
+
+def test_joins_complete_through_syn_cookies(topo):
+    """syncookies_tests: with net.ipv4.tcp_syncookies=2 the server answers
+    every SYN, MP_CAPABLE and MP_JOIN alike, with a cookie; both subflows still
+    come up and carry data."""
+    c1, s1 = topo["c1"], topo["s1"]
+    s1.set_sysctl("net.ipv4.tcp_syncookies", 2)
+    ip_mptcp(s1, "endpoint", "add", "10.0.2.2", "signal")
+    cookies_before = nstat.counters(s1, "TcpExtSyncookies")
+    result, c1_mib, s1_mib = transfer(topo, after_greeting=lambda: wait_subflows(c1, 2))
+    cookies = nstat.delta(cookies_before, nstat.counters(s1, "TcpExtSyncookies"), ["TcpExtSyncookiesSent",
+                                                                                   "TcpExtSyncookiesRecv"])
+    assert cookies["TcpExtSyncookiesSent"] >= 2 and cookies["TcpExtSyncookiesRecv"] >= 2, cookies
+    for sub in result.observed:
+        assert sub.bytes_acked >= MIN_SHARE and sub.bytes_received >= MIN_SHARE, describe(result.observed)
+    only(s1_mib, AddAddrTx=1, EchoAdd=1, MPJoinSynRx=1, MPJoinAckRx=1)
+    only(c1_mib, AddAddr=1, EchoAddTx=1, MPJoinSynTx=1, MPJoinSynAckRx=1)
