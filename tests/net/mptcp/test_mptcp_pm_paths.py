@@ -32,6 +32,7 @@ pytestmark = [
 ]
 
 PORT = 5202
+SIGNAL_PORT = 10100  # an endpoint's own port (add_addr_ports_tests)
 SERVER = ("10.0.1.2", PORT)
 SIZE = 4 << 20
 MIN_SHARE = SIZE // 20
@@ -53,8 +54,13 @@ def mib(node) -> dict[str, int]:
     return nstat.counters(node, "MPTcpExt")
 
 
+def ours(node) -> list[mptcp.Subflow]:
+    """The subflows of this file's connections: to PORT, or joined to an endpoint's own port."""
+    return [s for s in mptcp.subflows(node) if {PORT, SIGNAL_PORT} & {s.local.port, s.peer.port}]
+
+
 def established(node) -> list[mptcp.Subflow]:
-    return [s for s in mptcp.subflows(node, PORT) if s.fully_established]
+    return [s for s in ours(node) if s.fully_established]
 
 
 def describe(subflows: list[mptcp.Subflow]) -> str:
@@ -89,7 +95,7 @@ def transfer(
             SERVER,
             SIZE,
             after_greeting=after_greeting,
-            while_open=lambda: (mptcp.subflows(c1, PORT), so.mptcp_info(client)),
+            while_open=lambda: (ours(c1), so.mptcp_info(client)),
         )
     assert result.content_ok, "data corrupted in transit"
     assert result.client_mptcp and result.server_mptcp, "the connection fell back to TCP"
@@ -332,3 +338,23 @@ def test_joins_complete_through_syn_cookies(topo):
         assert sub.bytes_acked >= MIN_SHARE and sub.bytes_received >= MIN_SHARE, describe(result.observed)
     only(s1_mib, AddAddrTx=1, EchoAdd=1, MPJoinSynRx=1, MPJoinAckRx=1)
     only(c1_mib, AddAddr=1, EchoAddTx=1, MPJoinSynTx=1, MPJoinSynAckRx=1)
+
+
+PORT_COUNTERS = ("MPTcpExtPortAdd", "MPTcpExtMPJoinPortSynRx", "MPTcpExtMPJoinPortSynAckRx",
+                 "MPTcpExtMPJoinPortAckRx", "MPTcpExtMismatchPortSynRx", "MPTcpExtMismatchPortAckRx")
+
+
+def test_signal_address_with_port_gets_its_own_listener(topo):
+    """add_addr_ports_tests "signal address with port": an endpoint with a
+    port opens an extra listener; the ADD_ADDR carries the port and the join
+    goes to it, counted by the port-specific MIBs, with no port mismatch."""
+    c1, s1 = topo["c1"], topo["s1"]
+    ip_mptcp(s1, "endpoint", "add", "10.0.2.2", "signal", "port", str(SIGNAL_PORT))
+    result, c1_mib, s1_mib = transfer(topo, after_greeting=lambda: wait_subflows(c1, 2),
+                                      watch=ALL + PORT_COUNTERS)
+    peers = sorted((s.peer.host, s.peer.port) for s in result.observed)
+    assert peers == [("10.0.1.2", PORT), ("10.0.2.2", SIGNAL_PORT)], describe(result.observed)
+    # PortAdd counts every received ADD_ADDR with a port: the echo brings it back to s1 too.
+    only(s1_mib, AddAddrTx=1, EchoAdd=1, PortAdd=1, MPJoinSynRx=1, MPJoinAckRx=1, MPJoinPortSynRx=1,
+         MPJoinPortAckRx=1)
+    only(c1_mib, AddAddr=1, EchoAddTx=1, PortAdd=1, MPJoinSynTx=1, MPJoinSynAckRx=1, MPJoinPortSynAckRx=1)
