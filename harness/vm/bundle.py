@@ -19,6 +19,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import importlib.util
+import json
 import marshal
 import os
 import sys
@@ -30,6 +31,30 @@ from types import ModuleType
 DATA_FILE_LIMIT = 256 * 1024
 DATA_TOTAL_LIMIT = 8 * 1024 * 1024
 _SKIP_SUFFIXES = (".py", ".pyc", ".pyi", ".so", ".pyd")
+
+PKGDIRS = "netharness-pkgdirs.json"
+
+# A package served from the zip has only the zip in its ``__path__``, so a
+# submodule the host never imported (``importlib.readers``, reached lazily
+# by importlib.resources) would not be found. This finder, last on
+# sys.meta_path, looks such names up in the package's directory on disk
+# (PKGDIRS in the zip maps package -> directory). Expects ``dst``: the zip.
+DISK_FALLBACK = (
+    "import zipimport\n"
+    "try:\n"
+    f"    _dirs = json.loads(zipimport.zipimporter(dst).get_data({PKGDIRS!r}))\n"
+    "except (OSError, ValueError):\n"
+    "    _dirs = {}\n"
+    "class _DiskFallback:\n"
+    "    @staticmethod\n"
+    "    def find_spec(name, path=None, target=None):\n"
+    "        where = _dirs.get(name.rpartition('.')[0])\n"
+    "        if where is None:\n"
+    "            return None\n"
+    "        from importlib.machinery import PathFinder\n"
+    "        return PathFinder.find_spec(name, [where])\n"
+    "sys.meta_path.append(_DiskFallback)\n"
+)
 
 # The guest runs this as ``python -S bootstrap.py BUNDLE --channel DIR``. It
 # must import almost nothing before the bundle is on sys.path. ``-S`` skips
@@ -55,7 +80,8 @@ BOOTSTRAP = (
     "except OSError:\n"
     "    dst = src\n"
     "sys.path.insert(0, dst)\n"
-    "import runpy\n"
+    + DISK_FALLBACK
+    + "import runpy\n"
     "runpy.run_module('harness.vm.guest', run_name='__main__', alter_sys=True)\n"
 )
 
@@ -195,7 +221,7 @@ def build_bundle(
     for package in whole_packages:
         chosen.update(package_sources(package))
     data = _package_data(chosen)
-    digest = hashlib.sha256(sys.version.encode())
+    digest = hashlib.sha256(sys.version.encode() + PKGDIRS.encode())  # the zip's layout is part of its identity
     for arc, path in [*((_arcname(n, p), p) for n, p in chosen.items()), *data.items()]:
         st = path.stat()
         digest.update(f"{arc}\0{path}\0{st.st_mtime_ns}\0{st.st_size}\n".encode())
@@ -209,5 +235,7 @@ def build_bundle(
             zf.writestr(_arcname(name, source), _pyc_bytes(source))
         for arc, path in data.items():
             zf.write(path, arc)
+        package_dirs = {name: str(source.parent) for name, source in chosen.items() if source.name == "__init__.py"}
+        zf.writestr(PKGDIRS, json.dumps(package_dirs))
     os.replace(tmp, target)
     return target

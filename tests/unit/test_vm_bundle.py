@@ -43,3 +43,30 @@ def test_guest_import_path_serves_the_harness_from_the_bundle(tmp_path):
     out = subprocess.run([sys.executable, "-S", "-c", program], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
+
+
+def _import_from_bundle(bundle, fallback: bool) -> subprocess.CompletedProcess:
+    """``import email.quoprimime`` with only ``email/__init__`` in the zip, as the guest does."""
+    from harness.vm.bundle import DISK_FALLBACK
+
+    program = (
+        "import json, sys\n"
+        f"dst = {str(bundle)!r}\n"
+        f"sys.path[:] = [dst] + json.loads({json.dumps(json.dumps(guest_sys_path()))})\n"
+        + (DISK_FALLBACK if fallback else "")
+        + "import email\n"
+        "assert email.__file__.startswith(dst), email.__file__\n"
+        "import email.quoprimime\n"
+    )
+    return subprocess.run([sys.executable, "-S", "-c", program], capture_output=True, text=True, timeout=60)
+
+
+def test_submodule_the_host_never_imported_comes_from_disk(tmp_path):
+    import email
+
+    bundle = build_bundle(tmp_path, ["test_*.py"], modules={"email": email})
+    assert "email/quoprimime.pyc" not in zipfile.ZipFile(bundle).namelist()
+    assert _import_from_bundle(bundle, fallback=True).returncode == 0
+    # Negative control: without the fallback finder the zip hides the directory.
+    without = _import_from_bundle(bundle, fallback=False)
+    assert without.returncode != 0 and "ModuleNotFoundError" in without.stderr
