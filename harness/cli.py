@@ -89,13 +89,19 @@ def _cmd_topo_show(args: argparse.Namespace) -> int:
 def _cmd_clean(args: argparse.Namespace) -> int:
     from .topology.clean import clean_dead_runs, list_runs
 
+    from .kernel.build import cache_dir
+    from .vm.reaper import reap_orphans
+
     cleaned = clean_dead_runs()
     for run_id, removed in cleaned:
         print(f"run {run_id}: removed {', '.join(removed) if removed else 'nothing (already gone)'}")
     kept = [r for r in list_runs() if r.state != "dead"]
     for run in kept:
         print(f"kept {run.journal.run_id} ({run.journal.topology}): {run.state}")
-    if not cleaned:
+    reaped = reap_orphans(cache_dir() / "vm-runs")
+    for vm_dir in reaped:
+        print(f"killed the VM of {vm_dir}: its pytest process is gone")
+    if not cleaned and not reaped:
         print("nothing to clean")
     return EXIT_OK
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from ..kernel.build import controlled_env, cache_dir
 from . import console as kconsole
+from . import reaper
 from .argv import VMSpec, guest_command, vng_argv
 from .bundle import BOOTSTRAP, guest_sys_path
 from .channel import Channel
@@ -100,6 +101,7 @@ class GuestVM:
                 self.argv(), stdout=console, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 env=env, cwd=self.cwd, start_new_session=True,
             )
+        reaper.record(self.console_path.parent, self.proc.pid)
         deadline = started + self.boot_timeout
         while time.monotonic() < deadline:
             ready = self.channel.read(self.channel.ready_path)
@@ -143,6 +145,7 @@ class GuestVM:
             except ProcessLookupError:
                 pass
         self.proc.wait()
+        reaper.forget(self.console_path.parent)
 
     # --- console --------------------------------------------------------------
 

@@ -15,7 +15,10 @@ in a fresh VM.
 
 from __future__ import annotations
 
+import atexit
 import shutil
+import signal
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -25,6 +28,7 @@ import pytest
 from _pytest.reports import TestReport
 
 from ..kernel.build import BuiltKernel, build_kernel, cache_dir
+from . import reaper
 from . import reports as rep
 from .accel import choose_accel
 from .bundle import build_bundle
@@ -80,6 +84,23 @@ def uses_topologies(item: pytest.Item) -> bool:
     return bool(TOPOLOGY_FIXTURES & set(getattr(item, "fixturenames", ())))
 
 
+def _interrupt_on_sigterm() -> None:
+    """Treat SIGTERM like Ctrl-C, so pytest unwinds and the VMs are killed.
+
+    By default SIGTERM ends Python at once, leaving vng, QEMU and virtiofsd
+    (in their own session, so no terminal signal reaches them) running.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return  # someone (xdist, a CI wrapper) already handles it
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 class VMSession:
     """pytest plugin object registered by ``plugin.py`` when ``--kernel`` is given."""
 
@@ -97,6 +118,14 @@ class VMSession:
         self.bundle: Path | None = None
         if not self.controller:
             self.accel, self.accel_reason = choose_accel(self.kernel, cache_dir() / "kvm-probe.json")
+        _interrupt_on_sigterm()
+        atexit.register(self._kill_vm)
+
+    def _kill_vm(self) -> None:
+        """Last resort (interpreter exit): no VM outlives the pytest that started it."""
+        if self.vm is not None:
+            self.vm.kill()
+            self.vm = None
 
     # --- reporting header -----------------------------------------------------
 
@@ -228,10 +257,18 @@ class VMSession:
             self.failed_any = True
             session.config.hook.pytest_runtest_logreport(report=report)
 
-    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if self.vm is not None:
-            self.vm.stop()
+            if exitstatus == pytest.ExitCode.INTERRUPTED:
+                self.vm.kill()  # Ctrl-C or SIGTERM: no graceful guest exit, no final checks
+            else:
+                self.vm.stop()
             self.vm = None
+        # VMs of processes that died without unwinding (xdist workers torn
+        # down by an interrupted controller, a SIGKILLed run).
+        wait = 10.0 if self.controller and exitstatus == pytest.ExitCode.INTERRUPTED else 0.0
+        for vm_dir in reaper.reap_orphans(cache_dir() / "vm-runs", wait_for_children=wait):
+            print(f"netharness: killed the VM of {vm_dir}: its pytest process was gone")
         if self.keep_consoles:
             return
         if not self.failed_any and self.workdir.exists():
