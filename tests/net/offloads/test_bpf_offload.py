@@ -64,7 +64,17 @@ def attach(port: Port, fd: int, flags: int) -> None:
 
 
 def bound_ids(port: Port) -> set[int]:
-    return {int((d / "id").read_text()) for d in (port.dev_debugfs / "bpf_bound_progs").iterdir()}
+    """Ids of the programs bound to the device. An entry can vanish between
+    listing and reading while a program is being freed (ENOENT, or EIO from
+    debugfs for a file being removed): that one is gone."""
+    ids = set()
+    for entry in (port.dev_debugfs / "bpf_bound_progs").iterdir():
+        try:
+            ids.add(int((entry / "id").read_text()))
+        except OSError as exc:
+            if exc.errno not in (errno.ENOENT, errno.EIO):
+                raise
+    return ids
 
 
 def offloaded_id(port: Port) -> int:
