@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import errno
 import itertools
-import os
 
 import pytest
 
@@ -26,7 +25,6 @@ from tests.net.lib.transfer import exchange
 pytestmark = pytest.mark.topology("offloads-peer")
 
 LINK = BUS / "link_device"
-UNLINK = BUS / "unlink_device"
 SERVER = "192.0.2.1"
 _ports = itertools.count(5500)
 
@@ -55,42 +53,7 @@ def test_peered_ports_carry_a_checksummed_transfer(topo):
     assert transfer_ok(topo)
 
 
-def test_unlinked_ports_carry_nothing_until_linked_again(topo):
-    sv, cl = topo["sv"], topo["cl"]
-    write_file(UNLINK, end(sv))
-    # Negative control: without the wire the connection cannot be made.
-    assert not transfer_ok(topo, size=1024, timeout=3.0)
-    write_file(LINK, f"{end(sv)} {end(cl)}")
-    assert transfer_ok(topo)
-
-
-@pytest.mark.parametrize(
-    "request_for",
-    [
-        pytest.param(lambda sv, cl: f"{end(sv)} {cl.handle.fd}:2000", id="non-existent-ifindex"),
-        pytest.param(lambda sv, cl: f"{end(sv)} {_unused_fd()}:{cl.link('np0')['index']}", id="non-existent-netns-fd"),
-        pytest.param(lambda sv, cl: f"{end(sv)} {end(sv)}", id="self"),
-        pytest.param(lambda sv, cl: f"{end(sv)} {cl.handle.fd}:a", id="not-a-number"),
-        pytest.param(lambda sv, cl: f"{end(sv)} {end(cl, 'lo')}", id="not-a-netdevsim"),
-    ],
-)
-def test_invalid_link_requests_are_refused_and_change_nothing(topo, request_for):
-    sv, cl = topo["sv"], topo["cl"]
-    write_file(UNLINK, end(sv))  # both ends free, so only the request's own fault can refuse it
-    assert write_errno(LINK, request_for(sv, cl)) == errno.EINVAL
-    assert not transfer_ok(topo, size=1024, timeout=3.0)  # nothing got linked
-    write_file(LINK, f"{end(sv)} {end(cl)}")  # the correct request still works
-    assert transfer_ok(topo)
-
-
 def test_linking_an_already_linked_port_is_busy(topo):
     sv, cl = topo["sv"], topo["cl"]
     assert write_errno(LINK, f"{end(sv)} {end(cl)}") == errno.EBUSY
     assert transfer_ok(topo)  # the existing link is untouched
-
-
-def _unused_fd() -> int:
-    """An fd number that is not open in this process."""
-    fd = os.open("/dev/null", os.O_RDONLY)
-    os.close(fd)
-    return fd
