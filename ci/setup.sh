@@ -36,5 +36,5 @@ if [[ ! -x $venv/bin/python ]]; then
   python3 -m venv "$venv"
 fi
 echo "== installing netharness into $venv"
-"$venv/bin/pip" install -q --disable-pip-version-check -e "$repo"
+"$venv/bin/pip" install -q --disable-pip-version-check -e "$repo[test]"
 echo "== ready: $venv/bin/netharness, $venv/bin/pytest"

@@ -19,7 +19,9 @@ the only I/O is reading the topology file and the schema.
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -27,7 +29,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-from .errors import Problem, Problems, TopologyError
+from .errors import Problem, Problems, TopologyError, locate
 from .model import (
     Bridge,
     BridgePort,
@@ -52,35 +54,107 @@ from .semantics import check_semantics, link_ends, normalise_kconfig, parse_cidr
 DEFAULT_FILENAME = "<string>"
 
 
+MAX_FILE_BYTES = 1 << 20  # the largest file in topologies/ is a few KiB
+MAX_DEPTH = 24  # the schema's deepest value (a bridge port's VLAN flags) sits at depth 8
+MAX_NODES = 200_000  # YAML values, aliases counted at every use ("billion laughs")
+
+
 def load_topology(path: str | Path) -> Topology:
     """Load and validate a topology file; raise ``TopologyError`` listing every problem."""
     filename = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise TopologyError([Problem(filename, 0, 0, "file not found", "the path of a topology file")]) from None
-    except UnicodeDecodeError as exc:
-        raise TopologyError([Problem(filename, 0, 0, f"file is not UTF-8 text ({exc.reason} at byte "
-                                     f"{exc.start})", "a UTF-8 encoded YAML file")]) from None
-    except OSError as exc:
-        raise TopologyError([Problem(filename, 0, 0, f"cannot read file: {exc.strerror}",
-                                     "the path of a readable topology file")]) from None
+    text = read_topology_file(Path(path), filename)
     return _load(text, filename, Path(path))
+
+
+def read_topology_file(path: Path, filename: str) -> str:
+    """The text of a regular file of at most ``MAX_FILE_BYTES``, or a ``TopologyError``.
+
+    Opened non-blocking, then checked with fstat on the open file (no race
+    with a rename): a FIFO would otherwise block the reader forever, and a
+    device such as /dev/zero never ends.
+    """
+    def refuse(message: str, hint: str = "the path of a topology file") -> TopologyError:
+        return TopologyError([Problem(filename, 0, 0, message, hint)])
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
+    except FileNotFoundError:
+        raise refuse("file not found") from None
+    except OSError as exc:
+        raise refuse(f"cannot read file: {exc.strerror}", "the path of a readable topology file") from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        kind = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+        raise refuse(f"{kind}: topology files are regular files")
+    if info.st_size > MAX_FILE_BYTES:
+        os.close(fd)
+        raise refuse(f"file is {info.st_size} bytes; topology files are at most {MAX_FILE_BYTES} bytes",
+                     "a smaller topology, or several files")
+    with os.fdopen(fd, "rb") as f:
+        try:
+            data = f.read(MAX_FILE_BYTES + 1)
+        except OSError as exc:
+            raise refuse(f"cannot read file: {exc.strerror}", "the path of a readable topology file") from None
+    if len(data) > MAX_FILE_BYTES:  # it grew while we read
+        raise refuse(f"file is over {MAX_FILE_BYTES} bytes", "a smaller topology, or several files")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise refuse(f"file is not UTF-8 text ({exc.reason} at byte {exc.start})",
+                     "a UTF-8 encoded YAML file") from None
 
 
 def load_topology_text(text: str, filename: str = DEFAULT_FILENAME) -> Topology:
     """Like ``load_topology`` for YAML already in memory; ``filename`` is used in messages."""
+    if len(text.encode("utf-8", errors="replace")) > MAX_FILE_BYTES:
+        raise TopologyError([Problem(filename, 0, 0, f"text is over {MAX_FILE_BYTES} bytes",
+                                     "a smaller topology")])
     return _load(text, filename, None if filename == DEFAULT_FILENAME else Path(filename))
 
 
 def _load(text: str, filename: str, source: Path | None) -> Topology:
     doc = parse_yaml(text, filename)
+    check_shape(doc, filename)
     problems = Problems(filename, doc)
     check_schema(doc, problems)
     problems.raise_if_any()
     check_semantics(doc, problems)
     problems.raise_if_any()
     return build_topology(doc, source)
+
+
+def check_shape(doc: Any, filename: str) -> None:
+    """Refuse documents nested deeper or larger than any topology needs, before the
+    recursive schema validator walks them. Iterative, so it cannot overflow the stack;
+    aliases count at every place they are used, as the validator would walk them."""
+    stack: list[tuple[Any, int, Any]] = [(doc, 1, doc)]
+    seen = 0
+    while stack:
+        value, depth, top = stack.pop()
+        seen += 1
+        if depth > MAX_DEPTH or seen > MAX_NODES:
+            line, col = _position(top)
+            what = (f"nested {depth} levels deep; topologies need at most {MAX_DEPTH}" if depth > MAX_DEPTH
+                    else f"more than {MAX_NODES} values (aliases counted where used)")
+            raise TopologyError([Problem(filename, line, col, f"document is {what}",
+                                         "a flat topology as in topologies/, without deep nesting or "
+                                         "repeated aliases")])
+        if isinstance(value, Mapping):
+            children = list(value.keys()) + list(value.values())
+        elif isinstance(value, (list, tuple)):
+            children = list(value)
+        else:
+            continue
+        where = value if hasattr(value, "lc") else top
+        stack.extend((child, depth + 1, where) for child in children)
+
+
+def _position(value: Any) -> tuple[int, int]:
+    lc = getattr(value, "lc", None)
+    if lc is None or lc.line is None:
+        return 0, 0
+    return lc.line + 1, lc.col + 1
 
 
 # --- parsing -------------------------------------------------------------------------
@@ -92,6 +166,9 @@ def parse_yaml(text: str, filename: str) -> Any:
     yaml.allow_duplicate_keys = False
     try:
         doc = yaml.load(text)
+    except RecursionError:
+        raise TopologyError([Problem(filename, 0, 0, "the YAML is nested too deeply to read",
+                                     f"a flat topology as in topologies/ (at most {MAX_DEPTH} levels)")]) from None
     except MarkedYAMLError as exc:
         raise TopologyError([_yaml_problem(exc, filename)]) from None
     except YAMLError as exc:  # reader errors (control characters) carry an offset, not a mark
@@ -289,3 +366,20 @@ def sysctl_value(value: Any) -> str:
 
 def _opt_int(spec: Mapping[str, Any], key: str) -> int | None:
     return int(spec[key]) if key in spec else None
+
+
+# --- positions for later errors ---------------------------------------------------------
+
+
+def setting_position(source: Path | None, path: tuple[str | int, ...]) -> str:
+    """``file:line:col`` of the setting at ``path`` in ``source``, for errors found after loading
+    (a build the kernel refused). Falls back to the file name alone, or "" without a file."""
+    if source is None:
+        return ""
+    filename = str(source)
+    try:
+        doc = parse_yaml(read_topology_file(source, filename), filename)
+    except TopologyError:
+        return filename
+    line, col = locate(doc, path, "key" if path and isinstance(path[-1], str) else "value")
+    return f"{filename}:{line}:{col}" if line else filename

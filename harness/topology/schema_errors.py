@@ -258,16 +258,30 @@ def _short_name(text: str) -> str:
 
 
 def _ifname(text: str) -> str:
-    return re.sub(r"[/:\s]+", "-", text)[:15]
+    return re.sub(r"[/:%\s\x00-\x1f\x7f]+", "-", text)[:15]
+
+
+def _sysctl(text: str) -> str:
+    """A host-wide or mistyped key has no safe correction; only fix case and stray dots."""
+    words = [w for w in text.split(".") if w and w not in ("..",)]
+    return ".".join(words)
+
+
+def _pattern_of(*keys: str) -> str:
+    """The pattern the schema uses at ``$defs/<keys...>``: one source for patterns."""
+    node: Any = topology_schema()["$defs"]
+    for key in keys:
+        node = node[key]
+    return str(node["pattern"])
 
 
 # Likely corrections for values that break a pattern, by the pattern they break.
 _FIXERS: dict[str, Callable[[str], str]] = {
-    "^[a-z0-9-]{1,16}$": _short_name,
-    "^(?!\\.\\.?$)[^/:\\s]{1,15}$": _ifname,
+    _pattern_of("shortName"): _short_name,
+    _pattern_of("ifname"): _ifname,
     "^(CONFIG_)?[A-Z0-9_]+$": lambda text: re.sub(r"[^A-Z0-9_]", "_", text.upper()),
-    "^[a-z][a-z0-9_]*(\\.[A-Za-z0-9_/-]+)+$": lambda text: text.lower().replace("/", ".").strip("."),
-    "^[^:\\s]+:[^:\\s]+$": lambda text: re.sub(r"\s*:\s*|\s+", ":", text.strip(), count=1),
+    _pattern_of("sysctls", "propertyNames"): _sysctl,
+    _pattern_of("endpoint"): lambda text: re.sub(r"\s*:\s*|\s+", ":", text.strip(), count=1),
 }
 
 

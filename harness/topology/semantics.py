@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import Part, PathItem, Problems, flow, locate, show, subject
+from .. import sysctl as sysctl_keys
+from ..names import ifname_problem
 from .model import IPAddress, IPInterface, VlanRange
 
 ALWAYS_PRESENT = ("lo",)
@@ -35,19 +37,6 @@ YPath = tuple[PathItem, ...]
 
 
 # --- shared parsers ----------------------------------------------------------------
-
-
-def ifname_problem(name: str) -> str | None:
-    """Why ``name`` cannot be a Linux interface name (dev_valid_name), or None."""
-    if not name:
-        return "it is empty"
-    if len(name.encode()) > 15:
-        return f"it is {len(name.encode())} bytes long, the limit is 15"
-    if name in (".", ".."):
-        return "'.' and '..' are reserved"
-    if "/" in name or ":" in name or any(c.isspace() for c in name):
-        return "it contains '/', ':' or whitespace"
-    return None
 
 
 def parse_cidr(text: str) -> IPInterface | None:
@@ -198,6 +187,8 @@ def check_semantics(doc: Mapping[str, Any], problems: Problems) -> None:
     _check_requires(doc, problems)
     inventory = _inventory(doc, problems)
     _check_links(doc, inventory, problems)
+    _check_link_addresses(doc, problems)
+    _check_sysctls(doc.get("defaults") or {}, ("defaults",), list(inventory.values()), problems)
     for name, node in doc["nodes"].items():
         created = inventory[name]
         base: YPath = ("nodes", name)
@@ -206,7 +197,10 @@ def check_semantics(doc: Mapping[str, Any], problems: Problems) -> None:
         _check_bridges(node, created, base, problems)
         _check_vlans(node, created, base, problems)
         _check_routes(node, created, base, problems)
+        _check_gateways(node, base, problems)
         _check_mptcp(node, created, base, problems)
+        _check_node_addresses(node, base, problems)
+        _check_sysctls(node, base, [created], problems)
 
 
 def _check_names(doc: Mapping[str, Any], problems: Problems) -> None:
@@ -566,3 +560,142 @@ def _ip_hint(text: str, own: list[IPAddress]) -> str:
     if own:
         return "one of the node's addresses: " + ", ".join(dict.fromkeys(str(a) for a in own))
     return f"give the node an interface with address {text} first"
+
+
+# --- sysctls -------------------------------------------------------------------------------
+
+
+def _check_sysctls(section: Mapping[str, Any], base: YPath, nodes: list[Mapping[str, Creator]],
+                   problems: Problems) -> None:
+    """Only keys of the node's own network namespace, as plain words; per-interface keys name an
+    interface that exists in every node they apply to (``defaults`` apply to all nodes)."""
+    for key in section.get("sysctls") or {}:
+        path = (*base, "sysctls", key)
+        why = sysctl_keys.key_problem(str(key))
+        if why is not None:
+            problems.add(path, f"sysctl {str(key)!r} is refused: {why}",
+                         "a network sysctl of the node's namespace, e.g. net.ipv4.ip_forward: 1", "key")
+            continue
+        ifname = sysctl_keys.interface_of(str(key))
+        if ifname is None or ifname in ALWAYS_PRESENT:
+            continue
+        for created in nodes:
+            if ifname not in created:
+                where = "every node" if base == ("defaults",) else f"node {base[1]}"
+                problems.add(path, f"sysctl {str(key)!r} names interface {ifname!r}, which {where} does not "
+                             "have", f"the interface of a link, netdevsim port, bridge or vlan of {where}, "
+                             "or all/default", "key")
+                break
+
+
+# --- addresses across interfaces and links ----------------------------------------------
+
+
+def _settings_by_interface(node: Mapping[str, Any]) -> Iterator[tuple[YPath, str, Mapping[str, Any]]]:
+    """(relative path, interface, settings) for interfaces: entries and vlans carrying settings."""
+    for section in ("interfaces", "vlans"):
+        for ifname, settings in (node.get(section) or {}).items():
+            yield (section, ifname), str(ifname), settings
+
+
+def _check_node_addresses(node: Mapping[str, Any], base: YPath, problems: Problems) -> None:
+    """One address on two interfaces of a node: the kernel accepts it, routing then is a coin toss;
+    no test means that."""
+    first: dict[ipaddress.IPv4Address | ipaddress.IPv6Address, str] = {}
+    for rel, ifname, settings in _settings_by_interface(node):
+        for index, text in enumerate(settings.get("addresses") or []):
+            address = parse_cidr(str(text))
+            if address is None:
+                continue
+            owner = first.setdefault(address.ip, ifname)
+            if owner != ifname:
+                problems.add((*base, *rel, "addresses", index),
+                             f"address {address.ip} on {ifname} in node {base[1]} is already on {owner}",
+                             "another address; each address on one interface of the node")
+
+
+def _check_link_addresses(doc: Mapping[str, Any], problems: Problems) -> None:
+    """Both ends of one link with the same address: neither end could reach the other."""
+    nodes = doc["nodes"]
+    for index, _kind, ends in link_ends(doc):
+        if len(ends) != 2 or any(e.node not in nodes for e in ends):
+            continue
+        a, b = ends
+        a_addrs = _addresses_of(nodes[a.node], a.interface)
+        for position, ip in _addresses_with_path(nodes[b.node], b.interface, ("nodes", b.node)):
+            if ip in a_addrs:
+                problems.add(position, f"address {ip} is on both ends of link #{index + 1} "
+                             f"({a.text} and {b.text})", f"another address for {b.text}, in the same subnet")
+
+
+def _addresses_of(node: Mapping[str, Any], ifname: str) -> set[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    return {ip for _, ip in _addresses_with_path(node, ifname, ())}
+
+
+def _addresses_with_path(node: Mapping[str, Any], ifname: str,
+                         base: YPath) -> list[tuple[YPath, ipaddress.IPv4Address | ipaddress.IPv6Address]]:
+    found = []
+    settings = (node.get("interfaces") or {}).get(ifname) or {}
+    for index, text in enumerate(settings.get("addresses") or []):
+        address = parse_cidr(str(text))
+        if address is not None:
+            found.append(((*base, "interfaces", ifname, "addresses", index), address.ip))
+    return found
+
+
+# --- gateways ------------------------------------------------------------------------------
+
+
+def _connected(node: Mapping[str, Any]) -> list[tuple[str, ipaddress.IPv4Network | ipaddress.IPv6Network]]:
+    """(interface, network) the node reaches directly: addresses on interfaces that are up."""
+    networks = []
+    for _rel, ifname, settings in _settings_by_interface(node):
+        if settings.get("state", "up") != "up":
+            continue
+        for text in settings.get("addresses") or []:
+            address = parse_cidr(str(text))
+            if address is not None:
+                networks.append((ifname, address.network))
+    return networks
+
+
+def _check_gateways(node: Mapping[str, Any], base: YPath, problems: Problems) -> None:
+    """A gateway must be on a subnet the node reaches directly when the route is added (the
+    kernel refuses "Nexthop has invalid gateway"): an address of an up interface, or an
+    earlier device route. IPv6 link-local gateways need a dev."""
+    reachable = _connected(node)
+    own = {ip for _, ip in ((i, parse_cidr(str(t))) for _, i, s in _settings_by_interface(node)
+                              for t in s.get("addresses") or []) if ip is not None}
+    own_ips = {a.ip for a in own}
+    for index, route in enumerate(node.get("routes") or []):
+        path = (*base, "routes", index)
+        dev = str(route["dev"]) if "dev" in route else None
+        gateway = parse_ip(str(route["via"])) if "via" in route else None
+        if gateway is None:
+            network = _route_network(str(route["to"]))
+            if dev is not None and network is not None:
+                reachable.append((dev, network))
+            continue
+        label = f"gateway {gateway} of route #{index + 1} in node {base[1]}"
+        if gateway in own_ips:
+            problems.add((*path, "via"), f"{label} is the node's own address", "the address of a neighbour")
+        elif gateway.version == 6 and gateway.is_link_local:
+            if dev is None:
+                problems.add((*path, "via"), f"{label} is link-local, which needs the interface",
+                             "dev: <interface> next to via")
+        elif not any(gateway in net and (dev is None or dev == ifname) for ifname, net in reachable):
+            on = f" through {dev}" if dev is not None else ""
+            nets = ", ".join(dict.fromkeys(f"{net} ({i})" for i, net in reachable
+                                            if net.version == gateway.version)) or "none"
+            problems.add((*path, "via"), f"{label} is not on a subnet the node reaches directly{on} "
+                         f"(its subnets: {nets}); the kernel would refuse the route",
+                         "a gateway inside one of those subnets, or an address on the interface towards it")
+
+
+def _route_network(to: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    if to == "default":
+        return None
+    try:
+        return ipaddress.ip_network(to, strict=False)
+    except ValueError:
+        return None
