@@ -32,8 +32,9 @@ from pyroute2.netlink.generic.mptcp import MPTCP
 
 from .. import netns as nsutil
 from . import plan as P
-from .journal import Journal, all_journals, machine_lock
+from .journal import Journal, all_journals, check_run_id, machine_lock
 from .model import Topology
+from .origin import describe, origin
 
 NETDEVSIM_BUS = Path("/sys/bus/netdevsim")
 NETDEVSIM_FIRST_ID = 4000  # away from the small fixed ids upstream selftests use
@@ -51,8 +52,24 @@ class BuildError(RuntimeError):
     """A kernel request failed; says which operation and why."""
 
 
+class RunExistsError(BuildError):
+    """The run id, or one of the run's namespace names, is already in use: nothing was created."""
+
+
+class TeardownError(OSError):
+    """Some of a run's objects could not be removed; its journal is kept so that `clean` can retry."""
+
+    def __init__(self, message: str, removed: list[str]) -> None:
+        super().__init__(message)
+        self.removed = removed
+
+
 def new_run_id() -> str:
-    """8 hex characters: unique enough for concurrent runs, short enough for names."""
+    """8 hex characters: unique enough for concurrent runs, short enough for names.
+
+    Uniqueness is not assumed: ``build`` reserves the id with an exclusive
+    create of its journal, and refuses a taken one.
+    """
     return secrets.token_hex(4)
 
 
@@ -94,9 +111,29 @@ class NamespaceHandle:
             os.close(self.fd)
 
 
-def _describe(op: P.Op) -> str:
-    fields = ", ".join(f"{k}={v}" for k, v in vars(op).items())
-    return f"{type(op).__name__}({fields})"
+def refusal_message(topology: Topology, op: P.Op, exc: BaseException) -> str:
+    """``file:line:col: <what was being done> failed: <why>``: the setting to change, in words.
+
+    The file is read again only here, on the error path, to find the line.
+    """
+    from .loader import setting_position
+
+    where = setting_position(topology.source, origin(topology, op))
+    prefix = f"{where}: " if where else ""
+    return f"{prefix}{describe(op)} failed: {_reason(exc)}"
+
+
+def _reason(exc: BaseException) -> str:
+    """The kernel's words: errno name and text, plus the extended ACK message when there is one."""
+    if isinstance(exc, NetlinkError):
+        text = os.strerror(exc.code) if exc.code else "error"
+        name = errno.errorcode.get(exc.code, str(exc.code))
+        message = str(exc.args[1]) if len(exc.args) > 1 and exc.args[1] and exc.args[1] != text else ""
+        return f"{name}: {text}" + (f": {message}" if message else "")
+    if isinstance(exc, OSError) and exc.errno:
+        detail = f" ({exc.filename})" if exc.filename else ""
+        return f"{errno.errorcode.get(exc.errno, exc.errno)}: {exc.strerror}{detail}"
+    return str(exc)
 
 
 @dataclass
@@ -108,6 +145,11 @@ class Applier:
     handles: dict[str, NamespaceHandle] = field(default_factory=dict)
     ifindex: dict[tuple[str, str], int] = field(default_factory=dict)
     netdevsim_ids: dict[tuple[str, str], int] = field(default_factory=dict)
+    # What this run itself created (or may have, when interrupted mid-call):
+    # rollback removes these and nothing else, so a name or id that turned
+    # out to belong to someone else is never touched.
+    created_netns: list[str] = field(default_factory=list)
+    created_netdevsim: list[int] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.ifindex.update(self.plan.ifindex)
@@ -116,8 +158,8 @@ class Applier:
         for op in self.plan.ops:
             try:
                 getattr(self, f"_do_{type(op).__name__}")(op)
-            except (NetlinkError, OSError) as exc:
-                raise BuildError(f"{_describe(op)} failed: {exc}") from exc
+            except (NetlinkError, OSError, ValueError, BuildError) as exc:
+                raise BuildError(refusal_message(self.plan.topology, op, exc)) from exc
 
     def index(self, node: str, ifname: str) -> int:
         key = (node, ifname)
@@ -132,8 +174,20 @@ class Applier:
 
     def _do_CreateNetns(self, op: P.CreateNetns) -> None:
         # Already in the journal: build() records every planned name up front.
-        fd = nsutil.create(op.netns)
-        self.handles[op.node] = NamespaceHandle.open(op.netns, fd)
+        # Claimed before the call, so that an interrupt inside it still rolls
+        # the namespace back; released only when the exclusive create found
+        # the name taken (then it is someone else's).
+        self.created_netns.append(op.netns)
+        try:
+            fd = nsutil.create(op.netns)
+        except FileExistsError:
+            self.created_netns.remove(op.netns)
+            raise
+        try:
+            self.handles[op.node] = NamespaceHandle.open(op.netns, fd)
+        except BaseException:
+            os.close(fd)
+            raise
 
     def _do_SetSysctl(self, op: P.SetSysctl) -> None:
         nsutil.write_sysctl(self.handles[op.node].fd, op.key, op.value)
@@ -149,7 +203,16 @@ class Applier:
             self.journal.save()
         self.netdevsim_ids[(op.node, op.device)] = dev_id
         spec = f"{dev_id} {op.ports}" + (f" {op.queues}" if op.queues else "")
-        nsutil.write_file_in(self.handles[op.node].fd, str(NETDEVSIM_BUS / "new_device"), spec)
+        if (NETDEVSIM_BUS / "devices" / f"netdevsim{dev_id}").exists():
+            raise BuildError(f"netdevsim{dev_id} appeared after it was allocated: not ours, left alone")
+        self.created_netdevsim.append(dev_id)
+        try:
+            nsutil.write_file_in(self.handles[op.node].fd, str(NETDEVSIM_BUS / "new_device"), spec)
+        except OSError:
+            # The kernel refused the device (a taken id gives ENOSPC):
+            # nothing of ours exists under this id.
+            self.created_netdevsim.remove(dev_id)
+            raise
 
     def _command(self, node: str, argv: Sequence[str]) -> None:
         """Run a CLI (devlink, ethtool: pyroute2 is weak there) inside ``node``'s namespace."""
@@ -159,8 +222,7 @@ class Applier:
         except FileNotFoundError as exc:
             raise BuildError(f"node {node}: tool {argv[0]!r} not installed ({' '.join(argv)})") from exc
         if proc.returncode != 0:
-            raise BuildError(f"node {node}: {' '.join(argv)} exited {proc.returncode}: "
-                             f"{(proc.stderr or proc.stdout).strip()}")
+            raise BuildError(f"{argv[0]} exited {proc.returncode}: {(proc.stderr or proc.stdout).strip()}")
 
     def _do_SetDevlinkParam(self, op: P.SetDevlinkParam) -> None:
         self._command(op.node, P.devlink_param_argv(self.netdevsim_ids[(op.node, op.device)], op.param))
@@ -355,15 +417,18 @@ def _request(ipr: IPRoute, msg: ifinfmsg, msg_type: int, flags: int) -> list:
 
 
 def _free_netdevsim_id() -> int:
-    """Lowest id neither present on the bus nor reserved by a live run's journal.
+    """Lowest id neither present on the bus nor reserved by a sound journal.
 
     Called with the netdevsim machine lock held; the caller records the id in
-    its journal before releasing it.
+    its journal before releasing it. Unsound journals are skipped here (a
+    build does not move files aside; `clean` does), which is safe: an id
+    they name that exists is on the bus anyway.
     """
     used = set()
     for entry in (NETDEVSIM_BUS / "devices").iterdir():
-        if entry.name.startswith("netdevsim"):
-            used.add(int(entry.name.removeprefix("netdevsim")))
+        suffix = entry.name.removeprefix("netdevsim")
+        if entry.name.startswith("netdevsim") and suffix.isdigit():
+            used.add(int(suffix))
     for journal in all_journals():
         used.update(journal.netdevsim.values())
     dev_id = NETDEVSIM_FIRST_ID
@@ -386,7 +451,13 @@ def _find_netdevsim_port(ipr: IPRoute, dev_id: int, port: int) -> int | None:
 
 
 def delete_netdevsim(dev_id: int) -> bool:
-    """Remove one netdevsim device by id; False if it was already gone."""
+    """Remove one netdevsim device by id; False if it was already gone.
+
+    Ids below NETDEVSIM_FIRST_ID are never the harness's (upstream
+    selftests use them), so they are refused outright.
+    """
+    if not isinstance(dev_id, int) or isinstance(dev_id, bool) or dev_id < NETDEVSIM_FIRST_ID:
+        raise ValueError(f"netdevsim id {dev_id!r} is not one the harness allocates")
     if not (NETDEVSIM_BUS / "devices" / f"netdevsim{dev_id}").exists():
         return False
     try:
@@ -402,42 +473,107 @@ def delete_netdevsim(dev_id: int) -> bool:
 # --- build and teardown -----------------------------------------------------------
 
 
-def teardown(journal: Journal) -> list[str]:
+def teardown(
+    journal: Journal, notes: list[str] | None = None, spare_netdevsim: frozenset[int] | set[int] = frozenset()
+) -> list[str]:
     """Remove everything the journal lists; return what was actually removed.
 
     netdevsim devices go first: a physical-like netdev whose namespace dies is
-    moved back to the root namespace, where it would be left behind.
+    moved back to the root namespace, where it would be left behind. An
+    entry that is not a namespace, or an id in ``spare_netdevsim`` (held by
+    another run's journal), is left alone and described in ``notes``. When
+    something could not be removed the journal is kept, for a later `clean`,
+    and TeardownError says what.
     """
+    notes = [] if notes is None else notes
     removed: list[str] = []
+    failed: list[str] = []
     for key, dev_id in journal.netdevsim.items():
-        if delete_netdevsim(dev_id):
-            removed.append(f"netdevsim{dev_id} ({key})")
+        if dev_id in spare_netdevsim:
+            notes.append(f"netdevsim{dev_id} ({key}) is held by another run; left alone")
+            continue
+        try:
+            if delete_netdevsim(dev_id):
+                removed.append(f"netdevsim{dev_id} ({key})")
+        except ValueError as exc:
+            notes.append(str(exc))
+        except OSError as exc:
+            failed.append(f"netdevsim{dev_id}: {exc}")
+    mounts = nsutil.mount_types()
     for name in journal.netns.values():
-        if nsutil.remove(name):
-            removed.append(f"netns {name}")
+        try:
+            if nsutil.remove(name, mounts):
+                removed.append(f"netns {name}")
+        except (ValueError, nsutil.NotANamespaceError) as exc:
+            notes.append(str(exc))
+        except OSError as exc:
+            failed.append(f"netns {name}: {exc}")
+    if failed:
+        raise TeardownError(f"run {journal.run_id}: could not remove " + "; ".join(failed), removed)
     journal.delete()
     return removed
 
 
-def build(topology: Topology, run_id: str | None = None, detached: bool = False) -> tuple[Journal, Applier]:
-    """Build ``topology``; on any failure, undo everything and re-raise.
+def _rollback(applier: Applier) -> None:
+    """Undo a failed build: remove what this run created itself, then its journal.
 
-    Returns the journal (the run's identity) and the applier, whose handles
-    stay open for the live topology.
+    Never goes by the journal's names: those are what the run *planned*, and
+    a name or id that turned out to be taken belongs to someone else. If
+    anything resists, the journal stays (incomplete, its owner about to die)
+    and `clean` finishes the job.
     """
-    run_id = run_id or new_run_id()
+    applier.close()
+    failed = False
+    for dev_id in reversed(applier.created_netdevsim):
+        try:
+            delete_netdevsim(dev_id)
+        except (OSError, ValueError):
+            failed = True
+    mounts = nsutil.mount_types() if applier.created_netns else {}
+    for name in reversed(applier.created_netns):
+        try:
+            nsutil.remove(name, mounts)
+        except (OSError, ValueError):
+            failed = True
+    if not failed:
+        applier.journal.delete()
+
+
+def _taken_names(plan: P.Plan) -> list[str]:
+    """Planned namespace names that already exist (as anything) under /run/netns."""
+    return [name for name in plan.netns.values() if os.path.lexists(nsutil.netns_path(name))]
+
+
+def build(topology: Topology, run_id: str | None = None, detached: bool = False) -> tuple[Journal, Applier]:
+    """Build ``topology``; on any failure, undo what this run created and re-raise.
+
+    The run id is reserved first (exclusive create of the journal), and the
+    build is refused with RunExistsError, creating nothing, when the id or
+    any planned namespace name is taken. Returns the journal (the run's
+    identity) and the applier, whose handles stay open for the live topology.
+    """
+    run_id = check_run_id(run_id or new_run_id())
     plan = P.make_plan(topology, run_id)
     journal = Journal.new(run_id, topology.name, str(topology.source) if topology.source else None)
-    journal.netns = dict(plan.netns)  # write-ahead: names known before creation
     journal.detached = detached
-    journal.save()
     applier = Applier(plan=plan, journal=journal)
     try:
+        try:
+            journal.reserve()
+        except FileExistsError:
+            raise RunExistsError(f"run id {run_id} is already in use ({journal.path}); nothing created") from None
+        taken = _taken_names(plan)
+        if taken:
+            raise RunExistsError(f"run {run_id}: namespace {', '.join(taken)} already exists; nothing created")
+        journal.netns = dict(plan.netns)  # write-ahead: names known before creation
+        journal.save()
         applier.run()
         journal.complete = True
         journal.save()
     except BaseException:
-        applier.close()
-        teardown(journal)
+        # Also when interrupted inside reserve(): the file is ours if it is
+        # our record; a taken id's file is someone else's and stays.
+        if journal.is_mine():
+            _rollback(applier)
         raise
     return journal, applier
