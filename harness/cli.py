@@ -8,11 +8,12 @@ user errors).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .topology import TopologyError, load_topology
+from .topology import Topology, TopologyError, load_topology
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -27,10 +28,37 @@ def _cmd_topo_validate(args: argparse.Namespace) -> int:
             status = EXIT_FAIL
         else:
             print(f"{path}: ok ({topo.name}: {len(topo.nodes)} nodes, {len(topo.links)} links)")
+            unmet = _unmet_here(topo)
+            if unmet:
+                print(f"{path}: note: here {'; '.join(unmet)}, so 'topo up' here would refuse "
+                      "(the file is fine for a kernel that has them, e.g. pytest --kernel default)")
     return status
 
 
+def _unmet_here(topo: "Topology") -> list[str]:
+    """What the running kernel and machine lack of the topology's ``requires`` (never raises:
+    an unreadable config is itself reported as missing)."""
+    from . import requires as req
+
+    try:
+        config = req.load_kernel_config(None)
+    except (OSError, ValueError) as exc:
+        return [f"a readable kernel config ({exc})"]
+    return req.missing(topo.requires, config)
+
+
 def _cmd_topo_up(args: argparse.Namespace) -> int:
+    """Build a topology that outlives this process.
+
+    Refuses, creating nothing, when the machine lacks the topology's
+    ``requires``. While building, SIGTERM and SIGHUP unwind like Ctrl-C, so
+    the build's rollback runs (a further signal is ignored until it has);
+    after a SIGKILL the journal says "incomplete" and `clean` removes it.
+    Output comes only once the journal is saved complete.
+    """
+    import signal
+
+    from . import requires as req
     from .topology.build import BuildError, build
 
     try:
@@ -39,10 +67,34 @@ def _cmd_topo_up(args: argparse.Namespace) -> int:
         print(exc, file=sys.stderr)
         return EXIT_FAIL
     try:
+        unmet = req.missing(topo.requires, req.load_kernel_config(None))
+    except (OSError, ValueError) as exc:
+        unmet = [f"a readable kernel config ({exc})"]
+    if unmet:
+        print(f"{args.file}: not brought up, nothing created: this machine lacks {'; '.join(unmet)}",
+              file=sys.stderr)
+        return EXIT_FAIL
+
+    def interrupt(signum: int, _frame: object) -> None:
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)  # let the rollback finish
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
         journal, applier = build(topo, detached=True)
     except BuildError as exc:
-        print(f"{args.file}: build failed, nothing left behind: {exc}", file=sys.stderr)
+        # The message names the file and line of the setting (or the file,
+        # for a run-level refusal); saying the file again would only repeat it.
+        where = "" if str(exc).startswith(str(args.file)) else f"{args.file}: "
+        print(f"{where}{exc} (build failed; nothing of this run left behind)", file=sys.stderr)
         return EXIT_FAIL
+    except KeyboardInterrupt:
+        print(f"{args.file}: interrupted while building, rolled back", file=sys.stderr)
+        return 130
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     applier.close()
     print(f"{topo.name} up, run {journal.run_id}")
     for node, netns in journal.netns.items():
@@ -52,10 +104,13 @@ def _cmd_topo_up(args: argparse.Namespace) -> int:
 
 
 def _cmd_topo_down(args: argparse.Namespace) -> int:
-    from .topology.build import teardown
-    from .topology.clean import find_detached
+    from .topology.build import TeardownError, teardown
+    from .topology.clean import describe_set_aside, find_detached, scan_runs
 
-    matches = find_detached(args.name)
+    runs, invalid = scan_runs()
+    for item in invalid:
+        print(describe_set_aside(item), file=sys.stderr)
+    matches = find_detached(args.name, runs)
     if not matches:
         print(f"no topology brought up with 'topo up' is named {args.name!r} (see 'netharness topo show')",
               file=sys.stderr)
@@ -64,21 +119,31 @@ def _cmd_topo_down(args: argparse.Namespace) -> int:
         ids = ", ".join(j.run_id for j in matches)
         print(f"{args.name!r} is up {len(matches)} times; name one run id: {ids}", file=sys.stderr)
         return EXIT_FAIL
-    removed = teardown(matches[0])
+    notes: list[str] = []
+    try:
+        removed = teardown(matches[0], notes=notes)
+    except TeardownError as exc:
+        print(f"netharness topo down: {exc} (the journal is kept; retry, or 'netharness clean')", file=sys.stderr)
+        return EXIT_FAIL
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
     print(f"{matches[0].topology} (run {matches[0].run_id}) down: removed {len(removed)} objects")
     return EXIT_OK
 
 
 def _cmd_topo_show(args: argparse.Namespace) -> int:
-    from .topology.clean import list_runs
+    """List runs with their state; an unsound journal gets one line on stderr and is moved aside."""
+    from .topology.clean import describe_set_aside, scan_runs
 
-    runs = list_runs()
+    runs, invalid = scan_runs()
+    for item in invalid:
+        print(describe_set_aside(item), file=sys.stderr)
     if not runs:
         print("no topologies")
         return EXIT_OK
     for run in runs:
         j = run.journal
-        print(f"{j.run_id}  {j.topology:16}  {run.state:8}  pid {j.pid}  {j.source or ''}")
+        print(f"{j.run_id}  {j.topology:16}  {run.state:17}  pid {j.pid}  {j.source or ''}")
         for node, netns in j.netns.items():
             print(f"    {node}: netns {netns}")
         for key, dev_id in j.netdevsim.items():
@@ -87,23 +152,29 @@ def _cmd_topo_show(args: argparse.Namespace) -> int:
 
 
 def _cmd_clean(args: argparse.Namespace) -> int:
-    from .topology.clean import clean_dead_runs, list_runs
+    """Remove dead runs' objects (complete or not), set unsound journals aside, reap orphaned VMs."""
+    from .topology.clean import clean_dead_runs, describe_set_aside
 
     from .kernel.build import cache_dir
     from .vm.reaper import reap_orphans
 
-    cleaned = clean_dead_runs()
-    for run_id, removed in cleaned:
+    result = clean_dead_runs()
+    for item in result.invalid:
+        print(describe_set_aside(item))
+    for run_id, removed, notes in result.cleaned:
         print(f"run {run_id}: removed {', '.join(removed) if removed else 'nothing (already gone)'}")
-    kept = [r for r in list_runs() if r.state != "dead"]
-    for run in kept:
+        for note in notes:
+            print(f"run {run_id}: {note}")
+    for run_id, why in result.failed:
+        print(f"run {run_id}: {why} (journal kept for the next clean)", file=sys.stderr)
+    for run in result.kept:
         print(f"kept {run.journal.run_id} ({run.journal.topology}): {run.state}")
     reaped = reap_orphans(cache_dir() / "vm-runs")
     for vm_dir in reaped:
         print(f"killed the VM of {vm_dir}: its pytest process is gone")
-    if not cleaned and not reaped:
+    if not (result.cleaned or result.failed or result.invalid or reaped):
         print("nothing to clean")
-    return EXIT_OK
+    return EXIT_FAIL if result.failed else EXIT_OK
 
 
 def _cmd_kernel_build(args: argparse.Namespace) -> int:
@@ -120,14 +191,97 @@ def _cmd_kernel_build(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+DEFAULT_RUN_PATHS = ("tests/net",)
+# If pytest's own parser cannot be built, these are the value-taking options we know of.
+_FALLBACK_VALUE_OPTIONS = frozenset({
+    "-k", "-m", "-n", "-p", "-c", "-o", "-r", "-W", "--kernel", "--kconfig-file", "--topology-dir",
+    "--vm-memory", "--vm-cpus", "--vm-boot-timeout", "--kmemleak", "--run-deadline", "--timeout",
+    "--junitxml", "--junit-xml", "--rootdir", "--confcutdir", "--basetemp", "--maxfail", "--tb",
+    "--deselect", "--ignore", "--ignore-glob", "--dist", "--numprocesses", "--maxprocesses",
+    "--durations", "--log-level", "--log-file", "--capture", "--import-mode", "--override-ini",
+    "--config-file", "--inifile", "--log-cli-level", "--log-format", "--color", "--code-highlight",
+    "--tx", "--rsyncdir", "--timeout-method", "--durations-min", "--report-log", "--cov",
+})
+
+
+def pytest_value_options() -> frozenset[str]:
+    """Every pytest option (pytest's own and installed plugins') that takes a value.
+
+    Asked of pytest's parser rather than listed by hand, so that a plugin
+    option such as ``--timeout 30`` is not mistaken for a path. Options
+    that conftest files add are not known before collection; their values
+    are taken for paths (write ``--opt=value`` for those).
+    """
+    try:
+        from _pytest.config import get_config
+
+        config = get_config()
+        config.pluginmanager.load_setuptools_entrypoints("pytest11")
+        parser = config._parser
+        optparser = getattr(parser, "optparser", None) or parser._getparser()
+        options = {
+            name
+            for action in optparser._actions
+            if action.option_strings and action.nargs != 0
+            for name in action.option_strings
+        }
+    except Exception:  # a broken plugin must not stop `netharness run`: pytest will report it
+        return _FALLBACK_VALUE_OPTIONS
+    return frozenset(options) | _FALLBACK_VALUE_OPTIONS
+
+
+def has_positional_path(pytest_args: Sequence[str], value_options: frozenset[str]) -> bool:
+    """Whether ``pytest_args`` name a file, directory or node id to run (pure).
+
+    A word is a positional unless it starts with '-' or is the value of the
+    option before it (``-k mptcp``, ``--kernel default``); ``--opt=value`` and
+    ``-kEXPR`` carry their value inside. After ``--`` every word is positional.
+    """
+    expecting_value = False
+    for index, arg in enumerate(pytest_args):
+        if expecting_value:
+            expecting_value = False
+            continue
+        if arg == "--":
+            return index + 1 < len(pytest_args)
+        if arg.startswith("--"):
+            expecting_value = "=" not in arg and arg in value_options
+            continue
+        if arg.startswith("-") and arg != "-":
+            # A cluster of short options (-vk EXPR, -kEXPR): the first one that
+            # takes a value takes the rest of the word, or the next word.
+            for position, char in enumerate(arg[1:], start=1):
+                if f"-{char}" in value_options:
+                    expecting_value = position == len(arg) - 1
+                    break
+            continue
+        return True
+    return False
+
+
+def run_args(kernel: str | None, extra: Sequence[str], value_options: frozenset[str]) -> list[str]:
+    """pytest's argv for `netharness run` (pure): ``tests/net`` unless paths were given.
+
+    The first ``--`` separates netharness's options from pytest's (README:
+    ``netharness run --kernel default -- -k mptcp``); pytest must not see it,
+    or it would take ``-k`` for a path.
+    """
+    argv = list(extra)
+    if argv and argv[0] == "--":
+        argv = argv[1:]
+    if kernel:
+        argv = ["--kernel", kernel, *argv]
+    if not has_positional_path(argv, value_options):
+        argv += DEFAULT_RUN_PATHS
+    return argv
+
+
 def _cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
-    """`netharness run [--kernel K] PYTEST-ARGS`: pytest with the plugin's options."""
+    """`netharness run [--kernel K] PYTEST-ARGS`: pytest with the plugin's options,
+    on tests/net unless PYTEST-ARGS name paths (see ``run_args``)."""
     import pytest
 
-    argv = list(extra)
-    if args.kernel:
-        argv = ["--kernel", args.kernel, *argv]
-    return int(pytest.main(argv))
+    return int(pytest.main(run_args(args.kernel, extra, pytest_value_options())))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -174,10 +328,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         build_parser().error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         if getattr(args, "takes_extra", False):
-            return args.func(args, extra or ["tests/net"])
-        return args.func(args)
+            status = args.func(args, extra)
+        else:
+            status = args.func(args)
+        sys.stdout.flush()  # a closed pipe shows here, inside the try, not at interpreter exit
+        return status
     except PermissionError as exc:
         print(f"netharness: {exc} (this command needs root)", file=sys.stderr)
+        return EXIT_FAIL
+    except BrokenPipeError:
+        # `netharness ... | head -1`: the reader is gone, which is no error of
+        # ours. Python's recipe: point stdout at devnull so that the flush at
+        # exit does not raise again, and exit quietly.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
         return EXIT_FAIL
 
 

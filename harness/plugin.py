@@ -6,8 +6,11 @@ The work lives in ``fixtures.py`` (topologies, requirements) and
 
 from __future__ import annotations
 
+import argparse
+import os
+import re
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -15,6 +18,40 @@ from . import fixtures
 
 if TYPE_CHECKING:
     from .topology.live import LiveTopology
+
+
+_MEMORY_RE = re.compile(r"^[1-9][0-9]*[KMGT]?$", re.IGNORECASE)
+
+
+def memory_size(value: str) -> str:
+    """A guest memory size as QEMU's -m takes it (``2G``, ``512M``, ``2048``); argparse type.
+
+    Checked when the options are parsed, so a typo is one usage line, not a
+    failed boot minutes later.
+    """
+    if not _MEMORY_RE.match(value.strip()):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a memory size (e.g. 2G, 512M, 2048 for MiB)")
+    return value.strip()
+
+
+def positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return number
+
+
+def positive_seconds(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds") from None
+    if not number > 0 or number == float("inf"):
+        raise argparse.ArgumentTypeError(f"{value} must be a positive number of seconds")
+    return number
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -29,10 +66,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--topology-dir", action="append", metavar="DIR", help="extra directory searched for topology files"
     )
-    group.addoption("--vm-memory", default="2G", help="guest memory for --kernel (default 2G)")
-    group.addoption("--vm-cpus", type=int, default=2, help="guest vCPUs for --kernel (default 2)")
+    group.addoption("--vm-memory", type=memory_size, default="2G", help="guest memory for --kernel (default 2G)")
+    group.addoption("--vm-cpus", type=positive_int, default=2, help="guest vCPUs for --kernel (default 2)")
     group.addoption(
-        "--vm-boot-timeout", type=float, default=180.0, help="seconds a guest may take to boot (default 180)"
+        "--vm-boot-timeout", type=positive_seconds, default=180.0,
+        help="seconds a guest may take to boot (default 180)",
     )
     group.addoption(
         "--vm-no-bundle", action="store_true",
@@ -47,7 +85,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="with --kernel: scan for kernel memory leaks when each VM finishes (default: end)",
     )
     group.addoption(
-        "--run-deadline", type=float, default=None, metavar="SECONDS",
+        "--run-deadline", type=positive_seconds, default=None, metavar="SECONDS",
         help="stop starting new tests after this many seconds; the rest are reported as not run",
     )
 
@@ -66,6 +104,9 @@ def pytest_configure(config: pytest.Config) -> None:
         "known_kernel_issue(pattern, reason=''): with --kernel, a console issue whose fingerprint matches "
         "the regex PATTERN makes a passing test xfail (a known bug of the kernel under test) instead of fail",
     )
+    if config.getoption("kconfig_file"):
+        # Read now: a missing or wrong file is one usage line before anything runs.
+        fixtures.kernel_config(config.getoption("kconfig_file"))
     if config.getoption("kernel") and not _in_guest(config):
         from .vm.session import VMSession
 
@@ -87,6 +128,32 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         fixtures.mark_if_unmet(item)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A test whose topology could not be resolved or loaded fails here, alone."""
+    fixtures.fail_on_topology_problem(item)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> Iterator[None]:
+    """Not root: a permission error while setting a test up is a skip naming root, not a traceback.
+
+    Fixtures (the harness's and the suites' own) build namespaces and
+    netdevsim devices; for a user other than root that fails with EPERM in
+    every one of them. Decided here once rather than in each suite.
+    """
+    outcome = yield
+    if call.when != "setup" or call.excinfo is None or os.geteuid() == 0:
+        return
+    if not fixtures.is_permission_error(call.excinfo.value):
+        return
+    report = outcome.get_result()
+    reason = fixtures.root_skip_reason(os.geteuid())
+    report.outcome = "skipped"
+    line = item.location[1]
+    report.longrepr = (str(item.path), (line or 0) + 1, f"Skipped: {reason}")
+
+
 @pytest.fixture
 def topo(request: pytest.FixtureRequest) -> Iterator[LiveTopology]:
     """The topology named by ``@pytest.mark.topology("NAME")``, built for this test."""
@@ -105,7 +172,9 @@ def topology_factory(request: pytest.FixtureRequest) -> Iterator[Callable[[str],
     built: list[LiveTopology] = []
 
     def make(name: str) -> LiveTopology:
-        live = LiveTopology.up(fixtures.topology_for(request.config, name))
+        topology = fixtures.topology_for(request.config, name, request.node.path)
+        fixtures.skip_unless_root()
+        live = LiveTopology.up(topology)
         built.append(live)
         return live
 

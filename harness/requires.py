@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .kernel.kconfig import normalise, parse_dotconfig
+from .kernel.kconfig import KconfigError, normalise, parse_dotconfig
 from .topology.model import Requires
 
 KCONFIG_ENV = "NETHARNESS_KCONFIG"
@@ -47,22 +47,60 @@ def candidate_paths(explicit: str | None = None, release: str | None = None) -> 
     return paths
 
 
+class KernelConfigError(ValueError):
+    """A kernel config the user named cannot be used; the message is one line naming the file."""
+
+
+def read_kernel_config(path: Path) -> KernelConfig:
+    """Read and parse one config file (``.gz`` decompressed); KernelConfigError when it is no .config.
+
+    Errors name ``path`` (and the line, for a line that is not .config
+    syntax), never the parser's default ``.config``.
+    """
+    if path.is_dir():
+        raise KernelConfigError(f"{path} is a directory, not a kernel .config")
+    if path.exists() and not path.is_file():
+        raise KernelConfigError(f"{path} is not a regular file (a FIFO or device?), not a kernel .config")
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise KernelConfigError(f"{path} does not exist") from None
+    except OSError as exc:
+        raise KernelConfigError(f"{path} is unreadable: {exc.strerror or exc}") from None
+    if path.suffix == ".gz":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError) as exc:
+            raise KernelConfigError(f"{path} is not a gzip file: {exc}") from None
+    try:
+        options = parse_dotconfig(data.decode(errors="replace"), filename=str(path))
+    except KconfigError as exc:
+        raise KernelConfigError(f"{exc.filename}:{exc.line_no}: not a kernel .config ({exc.message}); "
+                                f"pass a .config written by kconfig") from None
+    if not options:
+        raise KernelConfigError(f"{path} has no CONFIG_ lines: not a kernel .config")
+    return KernelConfig(options, str(path))
+
+
 def load_kernel_config(explicit: str | None = None) -> KernelConfig | None:
     """The running kernel's config, or None when no source can be read.
 
-    An explicit path that does not exist is an error, not a fallback: the user
-    asked for that file.
+    An explicit path (``--kconfig-file``) that is missing or is not a
+    .config is an error, not a fallback: the user asked for that file; so is
+    an existing ``NETHARNESS_KCONFIG`` file that is not one. The machine's
+    own sources (/proc/config.gz, /boot) are tried in turn.
     """
-    if explicit and not Path(explicit).is_file():
-        raise FileNotFoundError(f"kernel config {explicit} does not exist")
-    for path in candidate_paths(explicit):
-        try:
-            data = path.read_bytes()
-        except OSError:
+    if explicit:
+        return read_kernel_config(Path(explicit))
+    for path in candidate_paths(None):
+        if not path.exists():
             continue
-        if path.suffix == ".gz":
-            data = gzip.decompress(data)
-        return KernelConfig(parse_dotconfig(data.decode(errors="replace")), str(path))
+        if os.environ.get(KCONFIG_ENV) and path == Path(os.environ[KCONFIG_ENV]):
+            return read_kernel_config(path)  # named by the user: a broken file is an error
+        try:
+            return read_kernel_config(path)
+        except KernelConfigError:
+            continue
     return None
 
 

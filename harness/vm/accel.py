@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -31,20 +32,60 @@ class ProbeResult:
     elapsed: float
 
 
-def decide(result: ProbeResult) -> tuple[Accel, str]:
+class Decision(tuple):
+    """``(accel, reason)``, plus ``conclusive``: whether the probe decided about KVM.
+
+    A tuple of two, so that ``accel, reason = decide(...)`` keeps working.
+    Only a conclusive decision may be cached: a probe that failed for
+    another reason (a bad kernel image, QEMU unable to load it, a crash
+    without a word about KVM) says nothing about KVM, and caching it as
+    "KVM unusable" would make every later run on a good host fall back to TCG.
+    """
+
+    conclusive: bool
+
+    def __new__(cls, accel: Accel, reason: str, conclusive: bool) -> "Decision":
+        self = super().__new__(cls, (accel, reason))
+        self.conclusive = conclusive
+        return self
+
+    @property
+    def accel(self) -> Accel:
+        return self[0]
+
+    @property
+    def reason(self) -> str:
+        return self[1]
+
+
+# QEMU failing before any vCPU ran, for reasons that are not KVM's (checked first).
+_NOT_ABOUT_KVM = re.compile(
+    r"could not load|error loading|linux kernel too old|pvh elf note|cannot load|no such file|"
+    r"could not open|invalid kernel header|not a linux kernel|failed to allocate|cannot allocate memory",
+    re.IGNORECASE,
+)
+# What QEMU says when KVM itself fails (e.g. "failed to set MSR", kvm_buf_set_msrs, "KVM: entry failed").
+_ABOUT_KVM = re.compile(r"kvm|failed to set msr|kvm_run|vmx|svm", re.IGNORECASE)
+
+
+def decide(result: ProbeResult) -> Decision:
     """KVM only when a guest demonstrably ran under it; otherwise TCG, with why."""
     if not result.kvm_node:
-        return "tcg", "/dev/kvm missing or not openable"
+        return Decision("tcg", "/dev/kvm missing or not openable", True)
     text = result.output.lower()
     if result.returncode is None:
-        return "kvm", f"a KVM guest ran for {result.elapsed:.1f} s"
+        return Decision("kvm", f"a KVM guest ran for {result.elapsed:.1f} s", True)
     if "kernel panic" in text or "vfs: unable to mount root" in text:
-        return "kvm", "a KVM guest booted its kernel"
-    reason = next(
-        (line.strip() for line in result.output.splitlines() if "kvm" in line.lower() or "error" in line.lower()),
-        f"QEMU exited {result.returncode}",
-    )
-    return "tcg", f"KVM unusable: {reason}"
+        return Decision("kvm", "a KVM guest booted its kernel", True)
+    lines = [line.strip() for line in result.output.splitlines() if line.strip()]
+    other = next((line for line in lines if _NOT_ABOUT_KVM.search(line) and "kvm" not in line.lower()), None)
+    if other is not None:
+        return Decision("tcg", f"KVM probe inconclusive (QEMU failed: {other}); TCG for this run", False)
+    about_kvm = next((line for line in lines if _ABOUT_KVM.search(line)), None)
+    if about_kvm is not None:
+        return Decision("tcg", f"KVM unusable: {about_kvm}", True)
+    reason = next((line for line in lines if "error" in line.lower()), f"QEMU exited {result.returncode}")
+    return Decision("tcg", f"KVM unusable? probe inconclusive: {reason}; TCG for this run", False)
 
 
 def _kvm_node_usable() -> bool:
@@ -78,6 +119,18 @@ def run_probe(kernel_image: Path, qemu: str = "qemu-system-x86_64") -> ProbeResu
     return ProbeResult(kvm_node=True, returncode=code, output=text[-4000:], elapsed=time.monotonic() - started)
 
 
+def _read_cache(cache_file: Path) -> dict | None:
+    """The cached probe, or None when it is unreadable or malformed (then probe again)."""
+    try:
+        cached = json.loads(cache_file.read_text())
+    except (OSError, ValueError):
+        return None
+    if (not isinstance(cached, dict) or cached.get("accel") not in ("kvm", "tcg")
+            or not isinstance(cached.get("reason"), str)):
+        return None
+    return cached
+
+
 def choose_accel(kernel_image: Path, cache_file: Path | None = None) -> tuple[Accel, str]:
     """Probe once per host kernel and QEMU; cache the decision in ``cache_file``."""
     forced = os.environ.get("NETHARNESS_ACCEL")
@@ -85,11 +138,12 @@ def choose_accel(kernel_image: Path, cache_file: Path | None = None) -> tuple[Ac
         return forced, f"forced by NETHARNESS_ACCEL={forced}"  # type: ignore[return-value]
     key = f"{os.uname().release} {shutil.which('qemu-system-x86_64')}"
     if cache_file is not None and cache_file.is_file():
-        cached = json.loads(cache_file.read_text())
-        if cached.get("key") == key:
+        cached = _read_cache(cache_file)
+        if cached is not None and cached.get("key") == key:
             return cached["accel"], cached["reason"] + " (cached probe)"
-    accel, reason = decide(run_probe(kernel_image))
-    if cache_file is not None:
+    decision = decide(run_probe(kernel_image))
+    accel, reason = decision
+    if cache_file is not None and decision.conclusive:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
         cache_file.write_text(json.dumps({"key": key, "accel": accel, "reason": reason}))
     return accel, reason

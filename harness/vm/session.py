@@ -28,6 +28,8 @@ import pytest
 from _pytest.reports import TestReport
 
 from ..kernel.build import BuiltKernel, build_kernel, cache_dir
+from ..kernel.image import KernelImageError, kernel_image
+from .. import fixtures
 from . import reaper
 from . import reports as rep
 from .accel import choose_accel
@@ -40,19 +42,19 @@ MAX_BOOT_FAILURES = 2
 
 
 def resolve_kernel(value: str) -> Path:
-    """``default`` builds or reuses the default kernel; otherwise a bzImage or a build dir."""
+    """``default`` builds or reuses the default kernel; otherwise a bzImage or a build dir.
+
+    Checked here, before the KVM probe or any boot, so that a wrong path
+    (``--kernel /etc/passwd``, a vmlinux, a source tree never built) is one
+    line at start-up rather than two failed boots and a cached bad probe.
+    """
     if value == "default":
         built: BuiltKernel = build_kernel()
         return built.image
-    path = Path(value).resolve()
-    if path.is_dir():
-        image = path / "arch" / "x86" / "boot" / "bzImage"
-        if image.is_file():
-            return image
-        raise pytest.UsageError(f"--kernel {value}: no arch/x86/boot/bzImage in that directory")
-    if not path.is_file():
-        raise pytest.UsageError(f"--kernel {value}: {path} does not exist")
-    return path
+    try:
+        return kernel_image(Path(value).resolve())
+    except KernelImageError as exc:
+        raise pytest.UsageError(f"--kernel {value}: {exc}") from None
 
 
 def is_xdist_controller(config: pytest.Config) -> bool:
@@ -74,14 +76,12 @@ def guest_plugin_modules(config: pytest.Config) -> list[str]:
     return list(dict.fromkeys(modules))
 
 
-TOPOLOGY_FIXTURES = frozenset({"topo", "topology_factory"})
+TOPOLOGY_FIXTURES = fixtures.TOPOLOGY_FIXTURES
 
 
 def uses_topologies(item: pytest.Item) -> bool:
     """Whether ``item`` builds topologies (so the guest needs the loader and pyroute2)."""
-    if item.get_closest_marker("topology") is not None:
-        return True
-    return bool(TOPOLOGY_FIXTURES & set(getattr(item, "fixturenames", ())))
+    return fixtures.uses_topologies(item)
 
 
 def _interrupt_on_sigterm() -> None:
@@ -149,8 +149,12 @@ class VMSession:
         timeout = config.getoption("timeout", None)
         if timeout:
             args += ["--timeout", str(timeout)]
-        for directory in config.getoption("topology_dir") or []:
-            args += ["--topology-dir", str(Path(directory).resolve())]
+        # The guest looks topologies up as the host would (fixtures.topology_dirs);
+        # it does not inherit the host's environment, so NETHARNESS_TOPOLOGY_DIR
+        # travels as --topology-dir after the explicit ones (same order).
+        start = Path(config.invocation_params.dir)
+        for directory in [*(config.getoption("topology_dir") or []), *fixtures.env_topology_dirs()]:
+            args += ["--topology-dir", str((start / directory).resolve())]
         paths = dict.fromkeys(str(item.path) for item in session.items)
         return args + list(paths)
 
