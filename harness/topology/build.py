@@ -114,11 +114,11 @@ class NamespaceHandle:
 def refusal_message(topology: Topology, op: P.Op, exc: BaseException) -> str:
     """``file:line:col: <what was being done> failed: <why>``: the setting to change, in words.
 
-    The file is read again only here, on the error path, to find the line.
+    The validated text is parsed again only here, on the error path, to find the line.
     """
     from .loader import setting_position
 
-    where = setting_position(topology.source, origin(topology, op))
+    where = setting_position(topology, origin(topology, op))
     prefix = f"{where}: " if where else ""
     return f"{prefix}{describe(op)} failed: {_reason(exc)}"
 

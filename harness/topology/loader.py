@@ -18,6 +18,7 @@ the only I/O is reading the topology file and the schema.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import os
 import re
@@ -121,7 +122,7 @@ def _load(text: str, filename: str, source: Path | None) -> Topology:
     problems.raise_if_any()
     check_semantics(doc, problems)
     problems.raise_if_any()
-    return build_topology(doc, source)
+    return dataclasses.replace(build_topology(doc, source), source_text=text)
 
 
 def check_shape(doc: Any, filename: str) -> None:
@@ -371,14 +372,15 @@ def _opt_int(spec: Mapping[str, Any], key: str) -> int | None:
 # --- positions for later errors ---------------------------------------------------------
 
 
-def setting_position(source: Path | None, path: tuple[str | int, ...]) -> str:
-    """``file:line:col`` of the setting at ``path`` in ``source``, for errors found after loading
-    (a build the kernel refused). Falls back to the file name alone, or "" without a file."""
-    if source is None:
-        return ""
-    filename = str(source)
+def setting_position(topology: Topology, path: tuple[str | int, ...]) -> str:
+    """``file:line:col`` of the setting at ``path``, for errors found after loading (a
+    build the kernel refused). Located in the text that was validated, so an edit of the
+    file since cannot move it. Falls back to the file name alone, or "" for neither."""
+    filename = str(topology.source) if topology.source is not None else DEFAULT_FILENAME
+    if topology.source_text is None:
+        return "" if topology.source is None else filename
     try:
-        doc = parse_yaml(read_topology_file(source, filename), filename)
+        doc = parse_yaml(topology.source_text, filename)
     except TopologyError:
         return filename
     line, col = locate(doc, path, "key" if path and isinstance(path[-1], str) else "value")

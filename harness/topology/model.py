@@ -197,6 +197,9 @@ class Topology:
     default_sysctls: tuple[tuple[str, str], ...] = ()
     version: int = 1
     source: Path | None = None  # the file it was loaded from, for messages
+    # The YAML text as validated: a build error points at the setting's line
+    # from this, not from a file that may have changed since.
+    source_text: str | None = field(default=None, repr=False, compare=False)
 
     def node(self, name: str) -> Node:
         for node in self.nodes:

@@ -66,9 +66,9 @@ name: fails-late
 nodes:
   a:
     interfaces:
-      eth0: {addresses: [10.9.0.1/24]}
-    routes:
-      - {to: 10.8.0.0/24, via: 10.7.0.1}
+      eth0:
+        addresses: [10.9.0.1/24]
+        ethtool: {rings: {rx: 64}}   # valid, but veth has no ring settings: refused at build
   b:
     interfaces:
       eth0: {addresses: [10.9.0.2/24]}
@@ -82,7 +82,9 @@ def test_failure_halfway_undoes_everything():
     before_ns, before_links = set(nsutil.list_names()), root_links()
     with pytest.raises(BuildError) as err:
         LiveTopology.up(topo, run_id="f00dfa11")
-    assert "AddRoute" in str(err.value)  # names the operation that failed
+    # Names the setting's file:line:col, the operation and the kernel's answer.
+    assert str(err.value).startswith("fails-late.yaml:9:"), err.value
+    assert "ethtool -G eth0 rx 64 in node a failed" in str(err.value)
     assert run_namespaces("f00dfa11") == []
     assert not (runs_dir() / "f00dfa11.json").exists()
     assert set(nsutil.list_names()) - before_ns == set()
