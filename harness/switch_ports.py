@@ -17,10 +17,10 @@ VLANs, addresses) is the suite's business: it knows its topology.
 from __future__ import annotations
 
 import contextlib
-import subprocess
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
+from .run import CommandError, run
 from .ports import PEERS_ENV, PORTS_ENV, PortContractError, SwitchHardware
 from .topology.model import Topology
 
@@ -73,9 +73,7 @@ def plan_loans(hw: SwitchHardware, topology: Topology, switch_node: str = "sw") 
 
 
 def _ip(*argv: str) -> None:
-    proc = subprocess.run(["ip", *argv], capture_output=True, text=True, check=False, timeout=60)
-    if proc.returncode != 0:
-        raise RuntimeError(f"ip {' '.join(argv)} exited {proc.returncode}: {proc.stderr.strip()}")
+    run(["ip", *argv])
 
 
 def _move(dev: str, netns: str, name: str) -> None:
@@ -110,7 +108,7 @@ def lend(loans: Sequence[PortLoan], switch_netns: str, host_netns: Mapping[str, 
         for netns, name, dev in reversed(moved):
             try:
                 _give_back(netns, name, dev)
-            except RuntimeError as exc:
+            except CommandError as exc:
                 errors.append(exc)
         if errors:
             raise errors[0]

@@ -18,7 +18,6 @@ import os
 import secrets
 import socket
 import struct
-import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +30,7 @@ from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
 from pyroute2.netlink.generic.mptcp import MPTCP
 
 from .. import netns as nsutil
+from ..run import CommandError, CommandNotFound, run
 from . import plan as P
 from .journal import Journal, all_journals, check_run_id, machine_lock
 from .model import Topology
@@ -216,13 +216,12 @@ class Applier:
 
     def _command(self, node: str, argv: Sequence[str]) -> None:
         """Run a CLI (devlink, ethtool: pyroute2 is weak there) inside ``node``'s namespace."""
-        full = ["ip", "netns", "exec", self.handles[node].name, *argv]
         try:
-            proc = subprocess.run(full, capture_output=True, text=True, timeout=60, check=False)
-        except FileNotFoundError as exc:
-            raise BuildError(f"node {node}: tool {argv[0]!r} not installed ({' '.join(argv)})") from exc
-        if proc.returncode != 0:
-            raise BuildError(f"{argv[0]} exited {proc.returncode}: {(proc.stderr or proc.stdout).strip()}")
+            run(argv, netns=self.handles[node].name, where=f"node {node}")
+        except CommandNotFound as exc:
+            raise BuildError(str(exc)) from None
+        except CommandError as exc:
+            raise BuildError(f"{argv[0]} exited {exc.returncode}: {(exc.stderr or exc.stdout).strip()}") from None
 
     def _do_SetDevlinkParam(self, op: P.SetDevlinkParam) -> None:
         self._command(op.node, P.devlink_param_argv(self.netdevsim_ids[(op.node, op.device)], op.param))

@@ -1,15 +1,14 @@
 """A built topology as tests see it: nodes to run commands, open sockets and
 read interface state in.
 
-Commands run through ``ip netns exec`` so that the child also sees the
-namespace's own /sys (``/sys/class/net``), as the kernel selftests' tools
-expect. Sockets are created in-process and stay in the node's namespace.
+Commands go through ``harness.run.run`` with the node's namespace: the child
+sees the namespace's own /sys (``/sys/class/net``), as the kernel selftests'
+tools expect. Sockets are created in-process and stay in the node's namespace.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import json
 import socket
 import subprocess
 from collections.abc import Sequence
@@ -19,12 +18,9 @@ from typing import Any
 from pyroute2 import IPRoute
 
 from .. import netns as nsutil
+from ..run import in_netns, run
 from .build import NETLINK_GENERIC, Applier, Journal, NamespaceHandle, build, netlink_socket, teardown
 from .model import Node, Topology
-
-
-class CommandError(AssertionError):
-    """A command run in a node failed; carries its output for the test report."""
 
 
 @dataclass
@@ -44,26 +40,18 @@ class LiveNode:
         return self.handle.ipr
 
     def argv(self, argv: Sequence[str]) -> list[str]:
-        return ["ip", "netns", "exec", self.netns, *argv]
+        """``argv`` as it runs inside this node (for ``popen`` and callers that spawn it themselves)."""
+        return in_netns(argv, self.netns)
 
     def run(
         self, argv: Sequence[str], *, check: bool = True, timeout: float = 60, input: str | None = None
     ) -> subprocess.CompletedProcess[str]:
-        """Run ``argv`` inside the node; by default a non-zero exit fails the test."""
-        proc = subprocess.run(
-            self.argv(argv), capture_output=True, text=True, timeout=timeout, input=input, check=False
-        )
-        if check and proc.returncode != 0:
-            raise CommandError(
-                f"[{self.name}] {' '.join(argv)} exited {proc.returncode}\n"
-                f"stdout: {proc.stdout.strip()}\nstderr: {proc.stderr.strip()}"
-            )
-        return proc
+        """Run ``argv`` inside the node; by default a non-zero exit fails the test (CommandError)."""
+        return run(argv, netns=self.netns, check=check, timeout=timeout, input=input, where=self.name)
 
     def json(self, argv: Sequence[str]) -> Any:
         """Run a command with JSON output (``ip -j``, ``devlink -j``) and parse it."""
-        out = self.run(argv).stdout
-        return json.loads(out) if out.strip() else None
+        return run(argv, netns=self.netns, json=True, where=self.name)
 
     def popen(self, argv: Sequence[str], **kwargs: Any) -> subprocess.Popen:
         kwargs.setdefault("stdout", subprocess.PIPE)

@@ -21,10 +21,8 @@ parsed by ``tests/net/lib/bridge.py`` (pure, unit-tested).
 from __future__ import annotations
 
 import contextlib
-import json
 import socket
 import subprocess
-import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -32,14 +30,12 @@ from typing import Any
 import pytest
 
 from harness.ports import SwitchHardware, switch_hardware_from_env
-from harness.topology.live import CommandError, LiveNode, LiveTopology
+from harness.run import run as run_command
+from harness.topology.live import LiveNode, LiveTopology
 
 from tests.net.lib import bridge as brlib
+from tests.net.lib.packets import FrameTap
 
-ETH_P_ALL = 0x0003
-SOL_PACKET = 263
-PACKET_AUXDATA = 8
-PACKET_OUTGOING = 4
 SOFTWARE_NO_OFFLOAD = "software bridge ports do not offload"
 
 
@@ -76,27 +72,14 @@ class Switch:
 
     # --- commands in the switch --------------------------------------------------
     #
-    # ``ip -n NS`` / ``bridge -n NS`` enter the namespace themselves: one process
-    # per command instead of two (``ip netns exec`` + the tool), which under TCG
-    # saves about 0.3 s a command.
-
-    def _argv(self, argv: list[str]) -> list[str]:
-        if argv and argv[0] in ("ip", "bridge"):
-            return [argv[0], "-n", self.node.netns, *argv[1:]]
-        return self.node.argv(argv)
+    # harness.run gives ``ip``/``bridge`` their own ``-n NS``: one process per
+    # command instead of two, about 0.3 s a command under TCG.
 
     def run(self, argv: list[str], check: bool = True, input: str | None = None) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run(self._argv(argv), capture_output=True, text=True, timeout=60, input=input, check=False)
-        if check and proc.returncode != 0:
-            raise CommandError(
-                f"[{self.node.name}] {' '.join(argv)} exited {proc.returncode}\n"
-                f"stdout: {proc.stdout.strip()}\nstderr: {proc.stderr.strip()}"
-            )
-        return proc
+        return run_command(argv, netns=self.node.netns, check=check, input=input, where=self.node.name)
 
     def json(self, argv: list[str]) -> Any:
-        out = self.run(argv).stdout
-        return json.loads(out) if out.strip() else None
+        return run_command(argv, netns=self.node.netns, json=True, where=self.node.name)
 
     def batch(self, tool: str, lines: Iterable[str]) -> None:
         """Several ``bridge``/``ip`` commands in one process (``-batch -``)."""
@@ -201,71 +184,8 @@ class Switch:
         finally:
             sock.close()
 
-    def tap(self, port: str) -> "Tap":
-        return Tap(self.host(port), self.host_ifname(port))
-
-
-class Tap:
-    """A packet socket on one interface keeping every received frame with its VLAN tag.
-
-    The kernel moves a received frame's outer tag into metadata before packet
-    sockets see it; PACKET_AUXDATA hands it back. ``vlan`` of a frame is
-    (VID, TPID) or None for an untagged frame.
-    """
-
-    def __init__(self, node: Any, ifname: str) -> None:
-        self.where = f"{node.name}:{ifname}"
-        self.frames: list[tuple[bytes, tuple[int, int] | None]] = []
-        self._sock: socket.socket = node.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
-        try:
-            self._sock.setsockopt(SOL_PACKET, PACKET_AUXDATA, 1)
-            self._sock.bind((ifname, ETH_P_ALL))
-        except BaseException:
-            self._sock.close()
-            raise
-
-    def _read_for(self, seconds: float) -> None:
-        deadline = time.monotonic() + seconds
-        while True:
-            remaining = deadline - time.monotonic()
-            self._sock.settimeout(remaining if remaining > 0 else 0.0)
-            try:
-                data, ancdata, _flags, addr = self._sock.recvmsg(65535, socket.CMSG_SPACE(32))
-            except (BlockingIOError, TimeoutError):
-                return
-            if addr[2] == PACKET_OUTGOING:
-                continue
-            vlan = None
-            for level, kind, cdata in ancdata:
-                if level == SOL_PACKET and kind == PACKET_AUXDATA:
-                    vlan = brlib.auxdata_vlan(cdata)
-            self.frames.append((data, vlan or brlib.inline_vlan(data)))
-
-    def matching(self, marker: bytes, *, settle: float = 0.0) -> list[tuple[int, int] | None]:
-        """The VLAN tags of the marked frames received so far (None: untagged)."""
-        self._read_for(settle)
-        return [vlan for data, vlan in self.frames if marker in data]
-
-    def count(self, marker: bytes, *, settle: float = 0.0) -> int:
-        return len(self.matching(marker, settle=settle))
-
-    def wait_for(self, marker: bytes, n: int = 1, *, timeout: float = 5.0) -> int:
-        deadline = time.monotonic() + timeout
-        while True:
-            got = self.count(marker)
-            remaining = deadline - time.monotonic()
-            if got >= n or remaining <= 0:
-                return got
-            self._read_for(min(remaining, 0.05))
-
-    def close(self) -> None:
-        self._sock.close()
-
-    def __enter__(self) -> "Tap":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def tap(self, port: str) -> FrameTap:
+        return FrameTap(self.host(port), self.host_ifname(port))
 
 
 def _configure_lent_ports(sw: Switch) -> None:

@@ -27,9 +27,11 @@ from typing import Any
 
 import pytest
 
-from harness.topology.live import CommandError, LiveNode, LiveTopology
+from harness.run import run as run_command
+from harness.topology.live import LiveNode, LiveTopology
 
 from tests.net.lib import devlink as dl
+from tests.net.lib.kernel_files import write_errno, write_file
 
 DEBUGFS = Path("/sys/kernel/debug/netdevsim")
 BUS = Path("/sys/bus/netdevsim/devices")
@@ -72,13 +74,8 @@ class Devlink:
         return ["devlink", "-N", self.node.netns, *args]
 
     def run(self, *args: str, check: bool = True, timeout: float = TIMEOUT) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run(self.argv(args), capture_output=True, text=True, timeout=timeout, check=False)
-        if check and proc.returncode != 0:
-            raise CommandError(
-                f"[{self.node.name}] devlink {' '.join(args)} exited {proc.returncode}\n"
-                f"stdout: {proc.stdout.strip()[:2000]}\nstderr: {proc.stderr.strip()}"
-            )
-        return proc
+        return run_command(["devlink", *args], netns=self.node.netns, check=check, timeout=timeout,
+                           where=self.node.name)
 
     def json(self, *args: str) -> Any:
         return dl.loads(self.run("-j", *args).stdout)
@@ -171,24 +168,6 @@ class Devlink:
     def bus_errno(self, name: str, value: str | int) -> int:
         """Write a bus file of the device; return the errno of the write (0: accepted)."""
         return write_errno(self.bus_dir / name, str(value))
-
-
-def write_file(path: Path, data: str) -> None:
-    """One write(2) of ``data`` (a debugfs/sysfs store sees exactly these bytes)."""
-    fd = os.open(path, os.O_WRONLY)
-    try:
-        os.write(fd, data.encode())
-    finally:
-        os.close(fd)
-
-
-def write_errno(path: Path, data: str) -> int:
-    """Write and return the errno the kernel answered with (0 on success)."""
-    try:
-        write_file(path, data)
-    except OSError as exc:
-        return exc.errno or -1
-    return 0
 
 
 class Monitor:

@@ -18,11 +18,10 @@ Parsing lives in ``tests/net/lib/switchdev.py`` (pure, unit-tested).
 from __future__ import annotations
 
 import contextlib
-import os
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,10 +31,12 @@ import pytest
 from harness import requires as req
 from harness.fixtures import kernel_config, topology_for
 from harness.ports import SwitchHardware, switch_hardware_from_env
-from harness.topology.live import CommandError, LiveNode, LiveTopology
+from harness.run import run as run_command
+from harness.topology.live import LiveNode, LiveTopology
 
 from tests.net.lib import devlink as dl
 from tests.net.lib import switchdev as sd
+from tests.net.lib.kernel_files import write_errno, write_file
 
 TOPOLOGY = "switchdev-nsim"
 TOPOLOGY_MARK = "tests/net/switchdev/"
@@ -55,24 +56,6 @@ TEST_NET4 = "10.0.0.0/8"
 TEST_NET6 = "2001:db8:1000::/40"
 NH_IDS = range(1, 1000)
 RULE_PREFS = range(100, 102)
-
-
-def write_file(path: Path, data: str) -> None:
-    """One write(2) of ``data``: a debugfs store sees exactly these bytes."""
-    fd = os.open(path, os.O_WRONLY)
-    try:
-        os.write(fd, data.encode())
-    finally:
-        os.close(fd)
-
-
-def write_errno(path: Path, data: str) -> int:
-    """Write and return the errno the kernel answered with (0: accepted)."""
-    try:
-        write_file(path, data)
-    except OSError as exc:
-        return exc.errno or -1
-    return 0
 
 
 @dataclass(frozen=True)
@@ -114,11 +97,7 @@ class Nsim:
                 self.write_knob(name, old)
 
     def devlink(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        argv = ["devlink", "-N", self.netns, *args]
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=180, check=False)
-        if check and proc.returncode != 0:
-            raise CommandError(f"{' '.join(argv)} exited {proc.returncode}\nstderr: {proc.stderr.strip()}")
-        return proc
+        return run_command(["devlink", *args], netns=self.netns, check=check, timeout=180)
 
     def resources(self) -> dict[str, dict[str, Any]]:
         out = self.devlink("-j", "resource", "show", self.handle).stdout
@@ -171,18 +150,8 @@ class Switch:
         self.require_nsim("devlink reload")
         return "v1"
 
-    def ip_argv(self, args: Sequence[str]) -> list[str]:
-        return ["ip", *(["-n", self.netns] if self.netns else []), *args]
-
     def ip(self, *args: str, check: bool = True, input: str | None = None) -> subprocess.CompletedProcess[str]:
-        argv = self.ip_argv(args)
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=120, input=input, check=False)
-        if check and proc.returncode != 0:
-            raise CommandError(
-                f"{' '.join(argv)} exited {proc.returncode}\nstdout: {proc.stdout.strip()[:1500]}\n"
-                f"stderr: {proc.stderr.strip()}"
-            )
-        return proc
+        return run_command(["ip", *args], netns=self.netns or None, check=check, input=input, timeout=120)
 
     def batch(self, *lines: str) -> None:
         """Several ``ip`` commands in one process (``ip -batch -``); stops at the first failure.
