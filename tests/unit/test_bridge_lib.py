@@ -11,6 +11,7 @@ import struct
 import pytest
 
 from tests.net.lib import bridge as br
+from tests.net.lib import packets as pk
 
 FDB = [
     {"mac": "33:33:00:00:00:01", "ifname": "br0", "flags": ["self"], "state": "permanent"},
@@ -154,12 +155,12 @@ def test_mcast_data_frames():
 
 
 def test_auxdata_vlan():
-    tagged = struct.pack("=IIIHHHH", br.TP_STATUS_VLAN_VALID | br.TP_STATUS_VLAN_TPID_VALID, 60, 60, 0, 14,
-                         0x200A, br.ETH_P_8021AD)
-    assert br.auxdata_vlan(tagged) == (10, br.ETH_P_8021AD)  # priority bits dropped
-    old_kernel = struct.pack("=IIIHHHH", br.TP_STATUS_VLAN_VALID, 60, 60, 0, 14, 20, 0)
-    assert br.auxdata_vlan(old_kernel) == (20, br.ETH_P_8021Q)
-    assert br.auxdata_vlan(struct.pack("=IIIHHHH", 0, 60, 60, 0, 14, 0, 0)) is None
+    tagged = struct.pack("=IIIHHHH", pk.TP_STATUS_VLAN_VALID | pk.TP_STATUS_VLAN_TPID_VALID, 60, 60, 0, 14,
+                         0x200A, pk.ETH_P_8021AD)
+    assert pk.auxdata_vlan(tagged) == (10, pk.ETH_P_8021AD)  # priority bits dropped
+    old_kernel = struct.pack("=IIIHHHH", pk.TP_STATUS_VLAN_VALID, 60, 60, 0, 14, 20, 0)
+    assert pk.auxdata_vlan(old_kernel) == (20, pk.ETH_P_8021Q)
+    assert pk.auxdata_vlan(struct.pack("=IIIHHHH", 0, 60, 60, 0, 14, 0, 0)) is None
 
 
 # --- rtnetlink --------------------------------------------------------------------------------

@@ -10,10 +10,24 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import struct
+
 import pytest
 
 from tests.net.lib import bridge, mptcp, nstat
-from tests.net.lib.packets import PACKET_OUTGOING, LinkStats, count_marked, parse_link_stats
+from tests.net.lib.packets import (
+    ETH_P_8021AD,
+    ETH_P_8021Q,
+    PACKET_AUXDATA,
+    PACKET_OUTGOING,
+    SOL_PACKET,
+    TP_STATUS_VLAN_TPID_VALID,
+    TP_STATUS_VLAN_VALID,
+    Frame,
+    LinkStats,
+    parse_link_stats,
+    received_frame,
+)
 from tests.net.lib.ss import Address, parse_info, parse_ss
 from tests.net.lib.wait import poll
 
@@ -229,10 +243,14 @@ def test_parse_link_stats_needs_one_link():
         parse_link_stats([])
 
 
-def test_count_marked_ignores_outgoing_and_unmarked_frames():
-    marker = b"NHMARK0123456789"
-    frames = [(b"xx" + marker + b"yy", 0), (b"xx" + marker, 3), (marker, PACKET_OUTGOING), (b"other", 0)]
-    assert count_marked(frames, marker) == 2
+def test_received_frames_keep_their_vlan_and_sent_frames_are_dropped():
+    aux = struct.pack("=IIIHHHH", TP_STATUS_VLAN_VALID | TP_STATUS_VLAN_TPID_VALID, 0, 0, 0, 0, 0x2005, ETH_P_8021AD)
+    untagged = b"\x01" * 12 + b"\x08\x00" + b"payload"
+    inline = b"\x01" * 12 + struct.pack("!HH", ETH_P_8021Q, 7) + b"\x08\x00payload"
+    assert received_frame(untagged, 0, [(SOL_PACKET, PACKET_AUXDATA, aux)]) == Frame(untagged, (5, ETH_P_8021AD))
+    assert received_frame(inline, 3, []) == Frame(inline, (7, ETH_P_8021Q))
+    assert received_frame(untagged, 0, []) == Frame(untagged, None)
+    assert received_frame(untagged, PACKET_OUTGOING, []) is None
 
 
 # --- wait ----------------------------------------------------------------------

@@ -171,13 +171,13 @@ def test_invalid_mdb_groups_are_rejected(switch):
 
 
 def test_host_joined_entry_delivers_to_the_bridge_itself(switch):
-    from tests.net.bridge.conftest import Tap
+    from tests.net.lib.packets import FrameTap
 
     sw = switch
     querier(sw)
     sw.run(["bridge", "mdb", "add", "dev", "br0", "port", "br0", "grp", G4])
     assert brlib.mdb_ports(sw.mdb(), G4) == {"br0"}
-    with Tap(sw.node, "br0") as local:
+    with FrameTap(sw.node, "br0") as local:
         result = send_data(sw, G4)
         assert local.count(b"", settle=0.0) >= 0
         got_local = any(brlib.multicast_mac(G4) == brlib.mac_str(f[:6]) for f, _ in local.frames)

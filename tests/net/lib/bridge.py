@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from .packets import inet_checksum
+from .packets import ETH_P_8021AD, ETH_P_8021Q, auxdata_vlan, inet_checksum, inline_vlan  # noqa: F401 (bridge tests use the tag parsers too)
 
 DYNAMIC_STATES = frozenset({"", "reachable", "stale"})
 
@@ -197,8 +197,6 @@ def parse_bridge_info(data: list[dict[str, Any]] | None) -> dict[str, Any]:
 
 ETH_P_IP = 0x0800
 ETH_P_IPV6 = 0x86DD
-ETH_P_8021Q = 0x8100
-ETH_P_8021AD = 0x88A8
 BROADCAST = "ff:ff:ff:ff:ff:ff"
 
 
@@ -305,29 +303,6 @@ def udp4_frame(dst_mac: str, src_mac: str, src_ip: str, dst_ip: str, payload: by
 
 
 # --- packet socket auxiliary data ------------------------------------------------------
-
-TP_STATUS_VLAN_VALID = 0x10
-TP_STATUS_VLAN_TPID_VALID = 0x40
-_AUXDATA = struct.Struct("=IIIHHHH")  # struct tpacket_auxdata
-
-
-def auxdata_vlan(data: bytes) -> tuple[int, int] | None:
-    """(VLAN id, TPID) of a frame whose tag the kernel moved into metadata
-    (``PACKET_AUXDATA`` control message), or None for an untagged frame."""
-    status, _len, _snaplen, _mac, _net, tci, tpid = _AUXDATA.unpack_from(data)
-    if not status & TP_STATUS_VLAN_VALID:
-        return None
-    return tci & 0x0FFF, tpid if status & TP_STATUS_VLAN_TPID_VALID else ETH_P_8021Q
-
-
-def inline_vlan(frame: bytes) -> tuple[int, int] | None:
-    """(VLAN id, TPID) of a tag still inside the frame's bytes (not moved to metadata)."""
-    if len(frame) >= 18:
-        tpid = struct.unpack_from("!H", frame, 12)[0]
-        if tpid in (ETH_P_8021Q, ETH_P_8021AD):
-            return struct.unpack_from("!H", frame, 14)[0] & 0x0FFF, tpid
-    return None
-
 
 # --- rtnetlink: the bridge attributes iproute2 6.1 cannot set -----------------------------
 

@@ -8,7 +8,6 @@ the test process (inside ``ip netns exec`` the remounted /sys hides
 
 from __future__ import annotations
 
-import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,24 +21,6 @@ from tests.net.lib import ethtool as et
 
 DEBUGFS = Path("/sys/kernel/debug/netdevsim")
 BUS = Path("/sys/bus/netdevsim")
-
-
-def write_errno(path: Path, data: str) -> int:
-    """One write(2) of ``data``; the errno it failed with, 0 when accepted."""
-    fd = os.open(path, os.O_WRONLY)
-    try:
-        os.write(fd, data.encode())
-    except OSError as exc:
-        return exc.errno or -1
-    finally:
-        os.close(fd)
-    return 0
-
-
-def write_file(path: Path, data: str | int) -> None:
-    code = write_errno(path, str(data))
-    if code:
-        raise OSError(code, f"write {data!r} to {path}: {os.strerror(code)}")
 
 
 @dataclass(frozen=True)

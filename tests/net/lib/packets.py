@@ -14,10 +14,17 @@ import struct
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 ETH_P_ALL = 0x0003
+ETH_P_8021Q = 0x8100
+ETH_P_8021AD = 0x88A8
+SOL_PACKET = 263
+PACKET_AUXDATA = 8
 PACKET_OUTGOING = 4  # sll_pkttype of frames the interface sent
+TP_STATUS_VLAN_VALID = 0x10
+TP_STATUS_VLAN_TPID_VALID = 0x40
+_AUXDATA = struct.Struct("=IIIHHHH")  # struct tpacket_auxdata
 
 
 @dataclass(frozen=True)
@@ -64,26 +71,60 @@ def new_marker() -> bytes:
     return b"NHMARK" + os.urandom(10)
 
 
-def count_marked(frames: Iterable[tuple[bytes, int]], marker: bytes) -> int:
-    """Received (not sent) frames whose bytes contain ``marker``.
+class Frame(NamedTuple):
+    """A frame an interface received, with its outer VLAN tag as (VID, TPID), None when untagged."""
 
-    ``frames`` are (frame bytes, sll_pkttype) pairs as a packet socket gives them.
+    data: bytes
+    vlan: tuple[int, int] | None
+
+
+def auxdata_vlan(data: bytes) -> tuple[int, int] | None:
+    """(VLAN id, TPID) of a frame whose tag the kernel moved into metadata
+    (``PACKET_AUXDATA`` control message), or None for an untagged frame."""
+    status, _len, _snaplen, _mac, _net, tci, tpid = _AUXDATA.unpack_from(data)
+    if not status & TP_STATUS_VLAN_VALID:
+        return None
+    return tci & 0x0FFF, tpid if status & TP_STATUS_VLAN_TPID_VALID else ETH_P_8021Q
+
+
+def inline_vlan(frame: bytes) -> tuple[int, int] | None:
+    """(VLAN id, TPID) of a tag still inside the frame's bytes (not moved to metadata)."""
+    if len(frame) >= 18:
+        tpid = struct.unpack_from("!H", frame, 12)[0]
+        if tpid in (ETH_P_8021Q, ETH_P_8021AD):
+            return struct.unpack_from("!H", frame, 14)[0] & 0x0FFF, tpid
+    return None
+
+
+def received_frame(data: bytes, pkttype: int, ancdata: Iterable[tuple[int, int, bytes]]) -> Frame | None:
+    """The Frame a packet socket read stands for, or None for a frame the interface sent (pure).
+
+    The kernel moves a received frame's outer tag into metadata before packet
+    sockets see it; PACKET_AUXDATA hands it back, else the tag is in the bytes.
     """
-    return sum(1 for data, pkttype in frames if pkttype != PACKET_OUTGOING and marker in data)
+    if pkttype == PACKET_OUTGOING:
+        return None
+    vlan = None
+    for level, kind, cdata in ancdata:
+        if level == SOL_PACKET and kind == PACKET_AUXDATA:
+            vlan = auxdata_vlan(cdata)
+    return Frame(data, vlan or inline_vlan(data))
 
 
 class FrameTap:
     """A packet socket on one interface of a node, kept for the test's duration.
 
-    Sees every frame the interface receives, including frames for other MAC
-    addresses (a veth does not filter), before any IP processing.
+    Keeps every frame the interface receives (not those it sends), including
+    frames for other MAC addresses (a veth does not filter), before any IP
+    processing, each with its VLAN tag. The one tap every suite uses.
     """
 
     def __init__(self, node: Any, ifname: str) -> None:
         self.where = f"{node.name}:{ifname}"
-        self.frames: list[tuple[bytes, int]] = []
+        self.frames: list[Frame] = []
         self._sock: socket.socket = node.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
         try:
+            self._sock.setsockopt(SOL_PACKET, PACKET_AUXDATA, 1)
             self._sock.bind((ifname, ETH_P_ALL))
         except BaseException:
             self._sock.close()
@@ -96,21 +137,27 @@ class FrameTap:
             remaining = deadline - time.monotonic()
             self._sock.settimeout(remaining if remaining > 0 else 0.0)  # 0.0: non-blocking
             try:
-                data, addr = self._sock.recvfrom(65535)
+                data, ancdata, _flags, addr = self._sock.recvmsg(65535, socket.CMSG_SPACE(32))
             except (BlockingIOError, TimeoutError):
                 return
-            self.frames.append((data, addr[2]))
+            frame = received_frame(data, addr[2], ancdata)
+            if frame is not None:
+                self.frames.append(frame)
+
+    def matching(self, marker: bytes, *, settle: float = 0.0) -> list[tuple[int, int] | None]:
+        """The VLAN tags of the marked frames received so far (None: untagged)."""
+        self._read_for(settle)
+        return [frame.vlan for frame in self.frames if marker in frame.data]
 
     def count(self, marker: bytes, *, settle: float = 0.0) -> int:
         """Marked frames received so far, after reading for ``settle`` seconds more."""
-        self._read_for(settle)
-        return count_marked(self.frames, marker)
+        return len(self.matching(marker, settle=settle))
 
-    def wait_for(self, marker: bytes, n: int, *, timeout: float) -> int:
+    def wait_for(self, marker: bytes, n: int = 1, *, timeout: float = 5.0) -> int:
         """Read until ``n`` marked frames arrived or ``timeout`` passed; return the count."""
         deadline = time.monotonic() + timeout
         while True:
-            got = self.count(marker, settle=0.0)
+            got = self.count(marker)
             remaining = deadline - time.monotonic()
             if got >= n or remaining <= 0:
                 return got

@@ -25,7 +25,8 @@ from pyroute2.netlink.exceptions import NetlinkError
 from harness import netns as nsutil
 
 from tests.net.lib import bpf
-from tests.net.lib.offload_port import Port, nsim_port, write_file
+from tests.net.lib.kernel_files import write_file
+from tests.net.lib.offload_port import Port, nsim_port
 from tests.net.lib.wait import poll
 
 pytestmark = [

@@ -16,7 +16,7 @@ import pytest
 
 from tests.net.lib import ethtool as et
 
-from tests.net.lib.offload_port import write_file
+from tests.net.lib.kernel_files import write_file
 
 pytestmark = pytest.mark.topology("offloads-nsim")
 

@@ -19,7 +19,8 @@ import pytest
 
 from harness.topology.live import LiveNode
 
-from tests.net.lib.offload_port import BUS, write_errno, write_file
+from tests.net.lib.kernel_files import write_errno
+from tests.net.lib.offload_port import BUS
 from tests.net.lib.transfer import exchange
 
 pytestmark = pytest.mark.topology("offloads-peer")

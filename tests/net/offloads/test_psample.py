@@ -20,7 +20,8 @@ from typing import Any
 import pytest
 
 from tests.net.lib.genl import GroupListener
-from tests.net.lib.offload_port import Port, nsim_port, write_errno, write_file
+from tests.net.lib.kernel_files import write_errno, write_file
+from tests.net.lib.offload_port import Port, nsim_port
 from tests.net.lib.psample import packets_listener
 
 pytestmark = [

@@ -22,7 +22,8 @@ from harness.topology.live import LiveNode
 from tests.net.lib import ethtool as et
 from tests.net.lib.wait import poll
 
-from tests.net.lib.offload_port import Port, nsim_port, write_file
+from tests.net.lib.kernel_files import write_file
+from tests.net.lib.offload_port import Port, nsim_port
 
 pytestmark = [
     pytest.mark.topology("offloads-dev"),
