@@ -155,7 +155,7 @@ def _cmd_clean(args: argparse.Namespace) -> int:
     """Remove dead runs' objects (complete or not), set unsound journals aside, reap orphaned VMs."""
     from .topology.clean import clean_dead_runs, describe_set_aside
 
-    from .kernel.build import cache_dir
+    from .host import cache_dir
     from .vm.reaper import reap_orphans
 
     result = clean_dead_runs()

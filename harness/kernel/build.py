@@ -34,6 +34,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from ..host import cache_dir
 from .kconfig import KconfigEntry, format_missing, missing_options, parse_dotconfig, parse_fragment
 
 DEBIAN_TARBALL = Path("/usr/src/linux-source-6.12.tar.xz")
@@ -46,10 +47,6 @@ RECIPE_VERSION = "1"
 
 class KernelBuildError(RuntimeError):
     """A build step failed; the message names the step and what to do."""
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("NETHARNESS_CACHE", Path.home() / ".cache" / "netharness"))
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..kernel.build import controlled_env, cache_dir
+from ..host import cache_dir
+from ..kernel.build import controlled_env
 from . import console as kconsole
 from . import reaper
 from .argv import VMSpec, guest_command, vng_argv

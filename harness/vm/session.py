@@ -27,7 +27,8 @@ from typing import Any
 import pytest
 from _pytest.reports import TestReport
 
-from ..kernel.build import BuiltKernel, build_kernel, cache_dir
+from ..host import cache_dir
+from ..kernel.build import BuiltKernel, build_kernel
 from ..kernel.image import KernelImageError, kernel_image
 from .. import fixtures
 from . import reaper

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from harness import tcp_ao as ao
-from harness.kernel.build import cache_dir
+from harness.host import cache_dir
 
 LAYOUT_C = Path(__file__).parent / "data" / "tcp_ao_layout.c"
 
