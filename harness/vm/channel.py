@@ -1,6 +1,6 @@
 """The host <-> guest channel: JSON files in the shared ``--rwdir``.
 
-virtme-ng's exit code and stdout cannot be trusted in our guests (DESIGN.md),
+virtme-ng's exit code and stdout cannot be trusted in our guests,
 so every message is a file. Each message is written to a temporary name and
 renamed into place, so a reader never sees half a message. Files are named
 by sequence number and are never reused, so the guest's 9p/virtiofs caches
@@ -11,11 +11,11 @@ Layout of the directory::
     args.json         host -> guest: the pytest arguments (not on the kernel cmdline)
     bootstrap.py      host -> guest: puts the module bundle on sys.path
     syspath.json      host -> guest: the rest of sys.path (the guest skips site.py)
-    ready.json        guest -> host: collection done, the nodeids it has
-    cmd/000001.json   host -> guest: {"op": "run", "nodeid": ..., "next": ...}
-    res/000001.json   guest -> host: {"nodeid": ..., "reports": [...]}
+    ready.json        guest -> host: protocol.Ready (collection done, the nodeids it has)
+    cmd/000001.json   host -> guest: protocol.RunItem or protocol.Exit
+    res/000001.json   guest -> host: protocol.ItemResult
     interrupt/000001  host -> guest: stop the test of command 1 (SIGINT)
-    done.json         guest -> host: the agent is exiting, with final checks
+    done.json         guest -> host: protocol.Done (the agent is exiting, with final checks)
 """
 
 from __future__ import annotations
@@ -24,7 +24,12 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from .protocol import Command, Done, ItemResult, ProtocolError, Ready, command_from_json
+
+T = TypeVar("T")
 
 
 def _write_atomic(path: Path, data: str) -> None:
@@ -71,35 +76,59 @@ class Channel:
     def done_path(self) -> Path:
         return self.root / "done.json"
 
-    # writing
-    def send_command(self, seq: int, command: dict[str, Any]) -> None:
-        _write_atomic(self.cmd_path(seq), json.dumps(command))
+    # writing (host -> guest: commands; guest -> host: ready, results, done)
+    def send_command(self, seq: int, command: Command) -> None:
+        _write_atomic(self.cmd_path(seq), json.dumps(command.to_json()))
 
-    def send_result(self, seq: int, result: dict[str, Any]) -> None:
-        _write_atomic(self.res_path(seq), json.dumps(result))
+    def send_result(self, seq: int, result: ItemResult) -> None:
+        _write_atomic(self.res_path(seq), json.dumps(result.to_json()))
 
-    def send_ready(self, info: dict[str, Any]) -> None:
-        _write_atomic(self.ready_path, json.dumps(info))
+    def send_ready(self, ready: Ready) -> None:
+        _write_atomic(self.ready_path, json.dumps(ready.to_json()))
 
-    def send_done(self, info: dict[str, Any]) -> None:
-        _write_atomic(self.done_path, json.dumps(info))
+    def send_done(self, done: Done) -> None:
+        _write_atomic(self.done_path, json.dumps(done.to_json()))
 
     def send_interrupt(self, seq: int) -> None:
         _write_atomic(self.interrupt_path(seq), "")
 
-    # reading
+    # reading: None while a message is not there; ProtocolError for a malformed one
     @staticmethod
-    def read(path: Path) -> dict[str, Any] | None:
+    def read(path: Path) -> Any | None:
+        """The decoded JSON at ``path``, or None if there is no such message (yet)."""
         try:
-            return json.loads(path.read_text())
+            text = path.read_text()
         except FileNotFoundError:
             return None
+        try:
+            return json.loads(text)
+        except ValueError as exc:
+            raise ProtocolError(f"{path.name}: not JSON ({exc})") from None
 
-    def wait_for(self, path: Path, timeout: float, interval: float = 0.005) -> dict[str, Any] | None:
-        """Poll for a message file; None on timeout."""
+    def read_ready(self) -> Ready | None:
+        data = self.read(self.ready_path)
+        return None if data is None else Ready.from_json(data)
+
+    def read_result(self, seq: int) -> ItemResult | None:
+        data = self.read(self.res_path(seq))
+        return None if data is None else ItemResult.from_json(data)
+
+    def read_done(self) -> Done | None:
+        data = self.read(self.done_path)
+        return None if data is None else Done.from_json(data)
+
+    def wait_for(self, read: Callable[[], T | None], timeout: float, interval: float = 0.005) -> T | None:
+        """Poll ``read`` (one of the readers above) until it returns a message; None on timeout."""
         deadline = time.monotonic() + timeout
         while True:
-            found = self.read(path)
+            found = read()
             if found is not None or time.monotonic() >= deadline:
                 return found
             time.sleep(interval)
+
+    def wait_for_command(self, seq: int, timeout: float, interval: float) -> Command | None:
+        def read() -> Command | None:
+            data = self.read(self.cmd_path(seq))
+            return None if data is None else command_from_json(data)
+
+        return self.wait_for(read, timeout, interval)

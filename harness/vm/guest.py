@@ -25,10 +25,9 @@ from typing import Any
 import pytest
 
 from .channel import Channel
+from .protocol import KMSG_BEGIN, KMSG_END, Done, Exit, ItemResult, Ready, RunItem
 
 GUEST_ENV = "NETHARNESS_GUEST"
-KMSG_BEGIN = "netharness: begin "
-KMSG_END = "netharness: end "
 POLL_INTERVAL = 0.01
 
 
@@ -128,25 +127,25 @@ class GuestAgent:
         # show how long the guest's Python start-up and collection took.
         kmsg(f"netharness: guest ready, {len(self.items)} items collected")
         self.channel.send_ready(
-            {"nodeids": list(self.items), "errors": getattr(self, "collect_errors", []), "pid": os.getpid()}
+            Ready(nodeids=tuple(self.items), errors=tuple(getattr(self, "collect_errors", [])), pid=os.getpid())
         )
         seq = 1
         while True:
-            command = self.channel.wait_for(self.channel.cmd_path(seq), timeout=3600, interval=POLL_INTERVAL)
-            if command is None or command["op"] == "exit":
-                leaks = kmemleak_report() if command and command.get("kmemleak") else None
-                self.channel.send_done({"tainted": tainted(), "kmemleak": leaks})
+            command = self.channel.wait_for_command(seq, timeout=3600, interval=POLL_INTERVAL)
+            if command is None or isinstance(command, Exit):
+                leaks = kmemleak_report() if command is not None and command.kmemleak else None
+                self.channel.send_done(Done(tainted=tainted(), kmemleak=leaks))
                 return True
             self.run_one(seq, command)
             seq += 1
 
-    def run_one(self, seq: int, command: dict[str, Any]) -> None:
-        nodeid = command["nodeid"]
+    def run_one(self, seq: int, command: RunItem) -> None:
+        nodeid = command.nodeid
         item = self.items.get(nodeid)
         if item is None:
-            self.channel.send_result(seq, {"nodeid": nodeid, "error": "not collected in the guest", "reports": []})
+            self.channel.send_result(seq, ItemResult(nodeid=nodeid, error="not collected in the guest"))
             return
-        nextitem = self.items.get(command.get("next") or "")
+        nextitem = self.items.get(command.next or "")
         self.reports = []
         taint_before = tainted()
         lockdep_before = lockdep_on()
@@ -164,21 +163,21 @@ class GuestAgent:
             kmsg(f"{KMSG_END}{nodeid}")
         self.channel.send_result(
             seq,
-            {
-                "nodeid": nodeid,
-                "reports": self.reports,
-                "interrupted": interrupted,
-                "duration": time.monotonic() - started,
-                "taint_before": taint_before,
-                "taint_after": tainted(),
-                "lockdep_before": lockdep_before,
-                "lockdep_after": lockdep_on(),
-            },
+            ItemResult(
+                nodeid=nodeid,
+                reports=tuple(self.reports),
+                interrupted=interrupted,
+                duration=time.monotonic() - started,
+                taint_before=taint_before,
+                taint_after=tainted(),
+                lockdep_before=lockdep_before,
+                lockdep_after=lockdep_on(),
+            ),
         )
         if interrupted:
             # Fixture state is unknown after an interrupt: end this guest, the
             # host starts a fresh one for the remaining items.
-            self.channel.send_done({"tainted": tainted(), "interrupted": nodeid})
+            self.channel.send_done(Done(tainted=tainted(), interrupted=nodeid))
             os._exit(0)
 
 
@@ -219,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     code = pytest.main(["-p", "no:cacheprovider", *pytest_args], plugins=[agent])
     if not channel.done_path.exists():
         # pytest ended before the loop (usage error, collection crash).
-        channel.send_done({"tainted": tainted(), "exit": int(code)})
+        channel.send_done(Done(tainted=tainted(), exit=int(code)))
     return int(code)
 
 

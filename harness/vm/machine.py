@@ -16,7 +16,6 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from ..host import cache_dir
 from ..kernel.build import controlled_env
@@ -25,7 +24,7 @@ from . import reaper
 from .argv import VMSpec, guest_command, vng_argv
 from .bundle import BOOTSTRAP, guest_sys_path
 from .channel import Channel
-from .guest import KMSG_END
+from .protocol import KMSG_END, Done, Exit, ItemResult, ProtocolError, Ready, RunItem
 
 # After a test ends, wait this long for its end marker to reach the console,
 # so that kernel messages printed during the test are attributed to it.
@@ -44,7 +43,7 @@ class ItemOutcome:
     """What happened to one item in the VM."""
 
     nodeid: str
-    result: dict[str, Any] | None  # the guest's result message, None if it never came
+    result: ItemResult | None  # the guest's result message, None if it never came
     issues: list[kconsole.KernelIssue]
     vm_died: bool = False
     timed_out: bool = False
@@ -69,7 +68,7 @@ class GuestVM:
     channel: Channel = field(init=False)
     console_path: Path = field(init=False)
     seq: int = 0
-    ready_info: dict[str, Any] = field(default_factory=dict)
+    ready_info: Ready | None = None
     boot_seconds: float = 0.0
 
     def __post_init__(self) -> None:
@@ -105,13 +104,17 @@ class GuestVM:
         reaper.record(self.console_path.parent, self.proc.pid)
         deadline = started + self.boot_timeout
         while time.monotonic() < deadline:
-            ready = self.channel.read(self.channel.ready_path)
+            try:
+                ready = self.channel.read_ready()
+            except ProtocolError as exc:
+                self.kill()
+                raise BootError(f"the guest's ready message is malformed: {exc}", self.console_tail()) from None
             if ready is not None:
                 self.ready_info = ready
                 self.boot_seconds = time.monotonic() - started
                 return
             if self.proc.poll() is not None:
-                done = self.channel.read(self.channel.done_path)
+                done = self._read_done()
                 why = f"guest pytest exited early ({done})" if done else f"VM exited (vng status {self.proc.returncode})"
                 raise BootError(f"{why} before the guest was ready", self.console_tail())
             time.sleep(0.02)
@@ -121,15 +124,22 @@ class GuestVM:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    def stop(self, timeout: float = 60.0, kmemleak: bool = False) -> dict[str, Any] | None:
+    def _read_done(self) -> Done | None:
+        """The guest's done message; a malformed one counts as none (the final checks are then lost)."""
+        try:
+            return self.channel.read_done()
+        except ProtocolError:
+            return None
+
+    def stop(self, timeout: float = 60.0, kmemleak: bool = False) -> Done | None:
         """Ask the guest to exit (final checks come back in done.json), then make sure."""
         if self.proc is None:
             return None
         done = None
         if self.alive():
             self.seq += 1
-            self.channel.send_command(self.seq, {"op": "exit", "kmemleak": kmemleak})
-            done = self.channel.wait_for(self.channel.done_path, timeout)
+            self.channel.send_command(self.seq, Exit(kmemleak=kmemleak))
+            done = self.channel.wait_for(self._read_done, timeout)
             try:
                 self.proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
@@ -179,25 +189,31 @@ class GuestVM:
 
     # --- running items --------------------------------------------------------
 
+    def _read_result(self, seq: int, nodeid: str) -> ItemResult | None:
+        """The result of command ``seq``; a malformed one becomes a result that says so."""
+        try:
+            return self.channel.read_result(seq)
+        except ProtocolError as exc:
+            return ItemResult(nodeid=nodeid, error=f"malformed result from the guest: {exc}")
+
     def run_item(self, nodeid: str, nextid: str | None, timeout: float | None) -> ItemOutcome:
         """Run one item; never raises for guest trouble, reports it in the outcome."""
         self.seq += 1
         seq = self.seq
         offset = self.console_size()
         started = time.monotonic()
-        self.channel.send_command(seq, {"op": "run", "nodeid": nodeid, "next": nextid})
-        res_path = self.channel.res_path(seq)
+        self.channel.send_command(seq, RunItem(nodeid=nodeid, next=nextid))
         interrupt_at = started + timeout if timeout else None
         kill_at: float | None = None
         result = None
         timed_out = interrupted = False
         while True:
-            result = self.channel.read(res_path)
+            result = self._read_result(seq, nodeid)
             if result is not None:
                 break
             if not self.alive():
                 # It may have written the result just before dying.
-                result = self.channel.read(res_path)
+                result = self._read_result(seq, nodeid)
                 break
             now = time.monotonic()
             if interrupt_at is not None and now >= interrupt_at and kill_at is None:
@@ -209,7 +225,7 @@ class GuestVM:
                 break
             time.sleep(0.005)
         text = self._wait_for_end_marker(offset, nodeid) if self.alive() else self.console_since(offset)
-        vm_died = not self.alive() or bool(result and result.get("interrupted"))
+        vm_died = not self.alive() or (result is not None and result.interrupted)
         return ItemOutcome(
             nodeid=nodeid,
             result=result,

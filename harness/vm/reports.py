@@ -16,6 +16,7 @@ from _pytest.reports import TestReport
 
 from . import console as kconsole
 from .machine import ItemOutcome
+from .protocol import Done
 
 # Issues after which the kernel cannot be trusted for further tests.
 FATAL_KINDS = {"oops", "bug", "panic", "kasan", "soft_lockup", "rcu_stall", "hung_task", "ubsan"}
@@ -110,7 +111,7 @@ def reports_for(item: pytest.Item, config: pytest.Config, outcome: ItemOutcome, 
     issues_text = describe_issues(outcome.issues)
     where = f"(full console: {console_path})"
     result = outcome.result
-    if result is None or (outcome.interrupted and not result.get("reports")):
+    if result is None or (outcome.interrupted and not result.reports):
         if outcome.timed_out:
             message = f"Timeout: no result after {outcome.duration:.0f} s; interrupted (SIGINT), then the VM was killed"
         else:
@@ -118,12 +119,12 @@ def reports_for(item: pytest.Item, config: pytest.Config, outcome: ItemOutcome, 
         if issues_text:
             message += f"\n\n{issues_text}"
         return [synthetic(item, f"{message}\n{where}", console=outcome.console_tail)]
-    if result.get("error"):
-        return [synthetic(item, f"guest could not run this test: {result['error']}")]
+    if result.error:
+        return [synthetic(item, f"guest could not run this test: {result.error}")]
 
     reports: list[TestReport] = [
         _tuple_skip_location(config.hook.pytest_report_from_serializable(config=config, data=data))
-        for data in result["reports"]
+        for data in result.reports
     ]
     if not reports:
         return [synthetic(item, "the guest returned no reports for this test")]
@@ -139,7 +140,7 @@ def reports_for(item: pytest.Item, config: pytest.Config, outcome: ItemOutcome, 
         # A known issue explains the taint it leaves, so no taint check.
         _expect_known(reports, known, where)
     else:
-        new_taint = (result.get("taint_after", 0) or 0) & ~(result.get("taint_before", 0) or 0)
+        new_taint = result.new_taint
         if new_taint:
             flags = ", ".join(kconsole.parse_taint(new_taint))
             _blame(reports, f"kernel became tainted during this test: {flags} {where}", outcome.console_tail)
@@ -155,19 +156,19 @@ def needs_fresh_vm(outcome: ItemOutcome) -> bool:
     """
     if any(issue.kind in FATAL_KINDS for issue in outcome.issues):
         return True
-    result = outcome.result or {}
-    if result.get("lockdep_before") and result.get("lockdep_after") is False:
-        return True
-    return bool((result.get("taint_after") or 0) & TAINT_DIE)
+    result = outcome.result
+    if result is None:
+        return False
+    return result.lockdep_turned_off or bool(result.taint_after & TAINT_DIE)
 
 
-def final_check_reports(done: dict, console_path: Path) -> list[TestReport]:
+def final_check_reports(done: Done | None, console_path: Path) -> list[TestReport]:
     """Failed pseudo-test reports for what the guest's final checks found.
 
     Leaks cannot be pinned on one test (kmemleak reports them seconds later),
     so they are reported as ``kernel::kmemleak``, failing the run.
     """
-    leaks = done.get("kmemleak")
+    leaks = done.kmemleak if done is not None else None
     if not leaks:
         return []
     issues = [i for i in kconsole.find_issues(leaks) if i.kind == "kmemleak"]

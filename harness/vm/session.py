@@ -268,7 +268,7 @@ class VMSession:
         if self.vm is None or self.controller:
             return
         vm, self.vm = self.vm, None
-        done = vm.stop(kmemleak=self.config.getoption("kmemleak") == "end") or {}
+        done = vm.stop(kmemleak=self.config.getoption("kmemleak") == "end")
         for report in rep.final_check_reports(done, vm.console_path):
             self.failed_any = True
             session.config.hook.pytest_runtest_logreport(report=report)

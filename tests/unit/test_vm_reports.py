@@ -9,6 +9,7 @@ import pytest
 
 from harness.vm import console as kconsole
 from harness.vm.machine import ItemOutcome
+from harness.vm.protocol import Done, ItemResult
 from harness.vm.reports import final_check_reports, needs_fresh_vm, reports_for
 
 pytest_plugins = ["pytester"]
@@ -34,9 +35,8 @@ def serialized(pytester: pytest.Pytester, source: str) -> tuple[pytest.Item, pyt
 
 
 def outcome(nodeid: str, data, issues=(), **kw) -> ItemOutcome:
-    result = None if data is None else {"nodeid": nodeid, "reports": data, "taint_before": 0, "taint_after": 0}
-    if result is not None:
-        result.update(kw.pop("result_extra", {}))
+    extra = kw.pop("result_extra", {})
+    result = None if data is None else ItemResult(nodeid=nodeid, reports=tuple(data), **extra)
     return ItemOutcome(nodeid=nodeid, result=result, issues=list(issues), **kw)
 
 
@@ -107,18 +107,19 @@ def test_old_taint_does_not_fail_later_tests(pytester):
 def test_which_issues_need_a_fresh_vm():
     warn = kconsole.find_issues(sample("lkdtm_warning_vng_assembled.txt"))
     panic = kconsole.find_issues(sample("warn_then_panic_constructed.txt"))
-    assert not needs_fresh_vm(ItemOutcome(nodeid="x", result={}, issues=warn))
-    assert needs_fresh_vm(ItemOutcome(nodeid="x", result={}, issues=panic))
-    assert needs_fresh_vm(ItemOutcome(nodeid="x", result={"taint_after": 1 << 7}, issues=[]))
+    assert not needs_fresh_vm(ItemOutcome(nodeid="x", result=ItemResult("x"), issues=warn))
+    assert needs_fresh_vm(ItemOutcome(nodeid="x", result=ItemResult("x"), issues=panic))
+    assert needs_fresh_vm(ItemOutcome(nodeid="x", result=ItemResult("x", taint_after=1 << 7), issues=[]))
 
 
 def test_kmemleak_after_the_run_is_a_failed_pseudo_test():
     leaks = sample("kmemleak_debugfs_constructed.txt")
-    reps = final_check_reports({"kmemleak": leaks}, Path("/c.log"))
+    reps = final_check_reports(Done(kmemleak=leaks), Path("/c.log"))
     assert len(reps) == 1 and reps[0].failed and reps[0].nodeid == "kernel::kmemleak"
     assert "3 suspected leak" in reps[0].longreprtext
-    assert final_check_reports({"kmemleak": ""}, Path("/c.log")) == []
-    assert final_check_reports({}, Path("/c.log")) == []
+    assert final_check_reports(Done(kmemleak=""), Path("/c.log")) == []
+    assert final_check_reports(Done(), Path("/c.log")) == []
+    assert final_check_reports(None, Path("/c.log")) == []
 
 
 # --- known kernel issues and lockdep switching itself off ----------------------------------
@@ -168,7 +169,9 @@ def test_known_kernel_issue_keeps_the_tests_own_failure(pytester):
 
 def test_vm_is_replaced_when_lockdep_switched_itself_off():
     def fresh(before, after):
-        return needs_fresh_vm(ItemOutcome(nodeid="x", result={"lockdep_before": before, "lockdep_after": after}, issues=[]))
+        return needs_fresh_vm(
+            ItemOutcome(nodeid="x", result=ItemResult("x", lockdep_before=before, lockdep_after=after), issues=[])
+        )
 
     assert fresh(True, False)
     assert not fresh(True, True)
