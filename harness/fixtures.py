@@ -18,6 +18,7 @@ from __future__ import annotations
 import errno
 import os
 import re
+from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,6 +28,7 @@ import pytest
 from . import requires as req
 from .topology.errors import TopologyError
 from .topology.model import Requires, Topology
+from .topology.state import differences
 
 if TYPE_CHECKING:
     from .topology.live import LiveTopology
@@ -169,6 +171,19 @@ def _marked_topology_name(item: pytest.Item) -> object | None:
     return marker.args[0]
 
 
+TOPOLOGY_SCOPES = ("function", "module")
+
+
+def marked_topology_scope(item: pytest.Item) -> str:
+    """``scope=`` of the item's topology marker: "function" (default) or "module"."""
+    marker = item.get_closest_marker("topology")
+    scope = "function" if marker is None else marker.kwargs.get("scope", "function")
+    if scope not in TOPOLOGY_SCOPES:
+        pytest.fail(f"{item.nodeid}: @pytest.mark.topology(scope={scope!r}): write one of {TOPOLOGY_SCOPES}",
+                    pytrace=False)
+    return scope
+
+
 def item_requirements(item: pytest.Item) -> Requires:
     """Everything an item needs: its requires markers plus its topology's requires.
 
@@ -226,6 +241,40 @@ def fail_on_topology_problem(item: pytest.Item) -> None:
     problem = item.stash.get(TOPOLOGY_PROBLEM, None)
     if problem is not None:
         pytest.fail(problem, pytrace=False)
+
+
+def marked_topology(request: pytest.FixtureRequest, shared: dict[str, LiveTopology]) -> Iterator[LiveTopology]:
+    """The ``topo`` fixture's body: the marked topology for one test.
+
+    scope="function": built for this test and removed after it.
+    scope="module": built once per module (kept in ``shared``) and checked
+    after each test; a test that left it changed fails, naming the change,
+    and the next test gets a fresh build.
+    """
+    scope = marked_topology_scope(request.node)
+    if scope == "function":
+        live = build_marked_topology(request)
+        try:
+            yield live
+        finally:
+            live.down()
+        return
+    key = str(_marked_topology_name(request.node))
+    live = shared.get(key)
+    if live is None:
+        live = build_marked_topology(request)
+        shared[key] = live
+    before = live.state()
+    yield live
+    changed = differences(before, live.state())
+    if changed:
+        del shared[key]
+        live.down()
+        pytest.fail(
+            f"the test left the shared topology {key!r} (scope='module') changed; undo what the test "
+            "changes, or use the default scope:\n  " + "\n  ".join(changed),
+            pytrace=False,
+        )
 
 
 def build_marked_topology(request: pytest.FixtureRequest) -> LiveTopology:

@@ -92,7 +92,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "topology(name): build topologies/NAME.yaml for the test; use the 'topo' fixture"
+        "markers", "topology(name, scope=\"function\"): build topologies/NAME.yaml for the test (scope=\"module\": once per "
+        "module, checked unchanged after each test); use the 'topo' fixture"
     )
     config.addinivalue_line(
         "markers",
@@ -154,14 +155,24 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
     report.longrepr = (str(item.path), (line or 0) + 1, f"Skipped: {reason}")
 
 
-@pytest.fixture
-def topo(request: pytest.FixtureRequest) -> Iterator[LiveTopology]:
-    """The topology named by ``@pytest.mark.topology("NAME")``, built for this test."""
-    live = fixtures.build_marked_topology(request)
+@pytest.fixture(scope="module")
+def _netharness_module_topologies() -> Iterator[dict[str, LiveTopology]]:
+    """Topologies marked scope="module", built once per test module and removed at its end."""
+    shared: dict[str, LiveTopology] = {}
     try:
-        yield live
+        yield shared
     finally:
-        live.down()
+        for live in shared.values():
+            live.down()
+
+
+@pytest.fixture
+def topo(
+    request: pytest.FixtureRequest, _netharness_module_topologies: dict[str, LiveTopology]
+) -> Iterator[LiveTopology]:
+    """The topology named by ``@pytest.mark.topology("NAME")``: built for this test, or with
+    ``scope="module"`` shared by the module's tests and checked unchanged after each."""
+    yield from fixtures.marked_topology(request, _netharness_module_topologies)
 
 
 @pytest.fixture

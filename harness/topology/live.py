@@ -21,6 +21,7 @@ from .. import netns as nsutil
 from ..run import in_netns, run
 from .build import NETLINK_GENERIC, Applier, Journal, NamespaceHandle, build, netlink_socket, teardown
 from .model import Node, Topology
+from .state import LinkState, NodeState, TopologyState, kept_addresses, kept_routes
 
 
 @dataclass
@@ -101,6 +102,39 @@ class LiveNode:
         ]
 
 
+def node_state(node: LiveNode, default_sysctls: tuple[tuple[str, str], ...] = ()) -> NodeState:
+    """The node's links, addresses, main-table routes and topology sysctls right now (see state.py)."""
+    names: dict[int, str] = {}
+    links = []
+    raw_links = node.ipr.get_links()
+    for msg in raw_links:
+        names[msg["index"]] = msg.get_attr("IFLA_IFNAME")
+    for msg in raw_links:
+        master = msg.get_attr("IFLA_MASTER")
+        links.append(LinkState(
+            ifname=msg.get_attr("IFLA_IFNAME"), up=bool(msg["flags"] & 1), mtu=msg.get_attr("IFLA_MTU"),
+            master=names.get(master) if master else None, mac=msg.get_attr("IFLA_ADDRESS"),
+        ))
+    addresses = kept_addresses(
+        (names.get(a["index"], str(a["index"])), f"{a.get_attr('IFA_ADDRESS')}/{a['prefixlen']}")
+        for a in node.ipr.get_addr()
+    )
+    routes = []
+    for r in node.ipr.get_routes(table=254):
+        dst = r.get_attr("RTA_DST")
+        family_default = "0.0.0.0" if r["family"] == socket.AF_INET else "::"
+        routes.append((f"{dst or family_default}/{r['dst_len']}", str(r.get_attr("RTA_GATEWAY") or ""),
+                       names.get(r.get_attr("RTA_OIF"), "")))
+    keys = list(dict.fromkeys(key for key, _ in (*default_sysctls, *node.model.sysctls)))
+    sysctls = []
+    for key in keys:
+        try:
+            sysctls.append((key, node.sysctl(key)))
+        except OSError:
+            sysctls.append((key, "<unreadable>"))
+    return NodeState(links=frozenset(links), addresses=addresses, routes=kept_routes(routes), sysctls=tuple(sysctls))
+
+
 class LiveTopology:
     """A topology built for one run. Use as a context manager, or call down()."""
 
@@ -133,6 +167,11 @@ class LiveTopology:
     def netdevsim_id(self, node: str, device: str) -> int:
         """The kernel id allocated to netdevsim device ``device`` of ``node``."""
         return self.journal.netdevsim[f"{node}/{device}"]
+
+    def state(self) -> TopologyState:
+        """Every node's state, for the check between tests that share this topology."""
+        defaults = self.topology.default_sysctls
+        return TopologyState(nodes={name: node_state(node, defaults) for name, node in self.nodes.items()})
 
     def down(self) -> list[str]:
         self._applier.close()
