@@ -1,4 +1,4 @@
-"""Helpers shared by the conformance suites under ``tests/net``.
+"""The conformance suites' shared library (``tests/net`` imports it; ``harness`` does not).
 
 Each module pairs pure parsers (text or JSON in, typed records out; tested on
 captured real output in ``tests/unit/test_net_lib.py``) with thin readers

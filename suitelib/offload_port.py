@@ -17,7 +17,7 @@ import pytest
 
 from harness.topology.live import LiveNode, LiveTopology
 
-from tests.net.lib import ethtool as et
+from suitelib import ethtool as et
 
 DEBUGFS = Path("/sys/kernel/debug/netdevsim")
 BUS = Path("/sys/bus/netdevsim")

@@ -3,7 +3,7 @@
 Debian 12 packages no ``psample`` tool (libpsample), which the kernel's
 psample.sh uses to print samples; this module declares the family's
 attributes (uapi linux/psample.h) on pyroute2's message class and reads the
-``packets`` group through tests/net/lib/genl.py.
+``packets`` group through suitelib/genl.py.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Lending real switch ports to a topology in place of its veth cables.
 
 A bridge suite's topology cables host ``hN:eth0`` to switch port ``sw:pN``
-with a veth pair. When the user declares real ports (``harness.ports``:
+with a veth pair. When the user declares real ports (``suitelib.ports``:
 ``NETHARNESS_SWITCH_PORTS`` and ``NETHARNESS_SWITCH_PEERS``), the i-th such
 link is replaced by the i-th real port and its loopback peer: the veth pair
 is deleted, the real port moves into the switch node under the veth's name
@@ -20,9 +20,9 @@ import contextlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-from .run import CommandError, run
+from harness.run import CommandError, run
 from .ports import PEERS_ENV, PORTS_ENV, PortContractError, SwitchHardware
-from .topology.model import Topology
+from harness.topology.model import Topology
 
 INIT_NETNS_PID = "1"  # `ip link set ... netns 1`: the namespace of PID 1, the initial one
 

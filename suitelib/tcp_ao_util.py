@@ -3,7 +3,7 @@ always closed, bounded connects and transfers, TCP state from TCP_INFO and
 TCP_REPAIR, MIB counters, hand-made packets (forged RSTs and ICMP errors),
 and a TCP_REPAIR checkpoint/restore of an idle established connection.
 
-The socket option binding itself is ``harness.tcp_ao``. Everything here
+The socket option binding itself is ``suitelib.tcp_ao``. Everything here
 takes live nodes (``run``/``socket`` methods) and plain sockets; every
 blocking call has a timeout.
 """
@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from harness import tcp_ao as ao
+from suitelib import tcp_ao as ao
 
 from . import nstat
 from .packets import inet_checksum as checksum

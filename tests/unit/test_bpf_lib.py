@@ -1,4 +1,4 @@
-"""tests/net/lib/bpf.py: the bpf_attr and bpf_insn layouts it builds by hand.
+"""suitelib/bpf.py: the bpf_attr and bpf_insn layouts it builds by hand.
 
 Offsets are those of union bpf_attr's BPF_PROG_LOAD member in
 include/uapi/linux/bpf.h (6.12): insns at 8, license at 16, prog_name at 48,
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import struct
 
-from tests.net.lib import bpf
+from suitelib import bpf
 
 
 def test_prog_load_attr_places_each_field_at_its_uapi_offset():

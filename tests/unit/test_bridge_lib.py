@@ -1,4 +1,4 @@
-"""Tests for tests/net/lib/bridge.py: parsers of iproute2 6.1 JSON (shapes
+"""Tests for suitelib/bridge.py: parsers of iproute2 6.1 JSON (shapes
 captured from ``bridge -j``/``ip -j`` on the 6.12 test kernel and the 6.18
 host), frame builders, and the rtnetlink encoder/decoder. No root."""
 
@@ -10,8 +10,8 @@ import struct
 
 import pytest
 
-from tests.net.lib import bridge as br
-from tests.net.lib import packets as pk
+from suitelib import bridge as br
+from suitelib import packets as pk
 
 FDB = [
     {"mac": "33:33:00:00:00:01", "ifname": "br0", "flags": ["self"], "state": "permanent"},

@@ -1,4 +1,4 @@
-"""Tests for tests/net/lib/devlink.py on real devlink output in tests/unit/data/devlink/.
+"""Tests for suitelib/devlink.py on real devlink output in tests/unit/data/devlink/.
 
 The samples come from iproute2 6.1 against netdevsim device 4000 on the
 6.12 test kernel (see the README there). No root, no kernel objects.
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.net.lib import devlink as dl
+from suitelib import devlink as dl
 
 DATA = Path(__file__).parent / "data" / "devlink"
 DEV = "netdevsim/netdevsim4000"

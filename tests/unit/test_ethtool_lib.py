@@ -1,4 +1,4 @@
-"""Parsers of tests/net/lib/ethtool.py and segments.py on captured ethtool 6.1 output."""
+"""Parsers of suitelib/ethtool.py and segments.py on captured ethtool 6.1 output."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import struct
 
 import pytest
 
-from tests.net.lib import ethtool as et
-from tests.net.lib import segments as sg
-from tests.net.lib.packets import inet_checksum
+from suitelib import ethtool as et
+from suitelib import segments as sg
+from suitelib.packets import inet_checksum
 
 FEATURES = """Features for va:
 rx-checksumming: on

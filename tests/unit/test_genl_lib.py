@@ -1,9 +1,9 @@
-"""tests/net/lib/genl.py and psample.py: decoding datagrams as the kernel lays them out."""
+"""suitelib/genl.py and psample.py: decoding datagrams as the kernel lays them out."""
 
 from __future__ import annotations
 
-from tests.net.lib.genl import decode
-from tests.net.lib.psample import psample_msg, sample_fields
+from suitelib.genl import decode
+from suitelib.psample import psample_msg, sample_fields
 
 PRID = 30
 

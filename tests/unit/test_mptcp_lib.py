@@ -1,4 +1,4 @@
-"""Tests for the MPTCP helpers (tests/net/lib/mptcp.py, mptcp_sockopt.py,
+"""Tests for the MPTCP helpers (suitelib/mptcp.py, mptcp_sockopt.py,
 mptcp_upm.py) on output captured from a 6.18 kernel with iproute2 6.1 by
 tests/unit/data/mptcp/capture.py: a two-path connection with a signalled
 backup address (so three subflows), its MPTCP_INFO / MPTCP_SUBFLOW_ADDRS /
@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.net.lib import mptcp
-from tests.net.lib import mptcp_sockopt as so
-from tests.net.lib.mptcp_upm import addr_attrs, decode_events
+from suitelib import mptcp
+from suitelib import mptcp_sockopt as so
+from suitelib.mptcp_upm import addr_attrs, decode_events
 
 DATA = Path(__file__).parent / "data" / "mptcp"
 

@@ -1,4 +1,4 @@
-"""Tests for the parsers in tests/net/lib on captured real output.
+"""Tests for the parsers in suitelib on captured real output.
 
 The samples in tests/unit/data/netlib/ (see its README.md) come from the
 conformance suites' own topologies on a 6.18 kernel with iproute2 6.1.
@@ -14,8 +14,8 @@ import struct
 
 import pytest
 
-from tests.net.lib import bridge, mptcp, nstat
-from tests.net.lib.packets import (
+from suitelib import bridge, mptcp, nstat
+from suitelib.packets import (
     ETH_P_8021AD,
     ETH_P_8021Q,
     PACKET_AUXDATA,
@@ -28,8 +28,8 @@ from tests.net.lib.packets import (
     parse_link_stats,
     received_frame,
 )
-from tests.net.lib.ss import Address, parse_info, parse_ss
-from tests.net.lib.wait import poll
+from suitelib.ss import Address, parse_info, parse_ss
+from suitelib.wait import poll
 
 DATA = Path(__file__).parent / "data" / "netlib"
 

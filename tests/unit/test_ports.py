@@ -1,10 +1,10 @@
-"""The real-switch-port environment contract (harness/ports.py)."""
+"""The real-switch-port environment contract (suitelib/ports.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from harness.ports import PortContractError, SwitchHardware, switch_hardware_from_env
+from suitelib.ports import PortContractError, SwitchHardware, switch_hardware_from_env
 
 
 def test_no_ports_declared_means_software():

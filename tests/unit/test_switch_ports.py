@@ -1,4 +1,4 @@
-"""The pure part of lending real switch ports to a topology (harness/switch_ports.py)."""
+"""The pure part of lending real switch ports to a topology (suitelib/switch_ports.py)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.ports import PortContractError, SwitchHardware
-from harness.switch_ports import PortLoan, plan_loans, switch_links
+from suitelib.ports import PortContractError, SwitchHardware
+from suitelib.switch_ports import PortLoan, plan_loans, switch_links
 from harness.topology.loader import load_topology
 
 TOPOLOGIES = Path(__file__).resolve().parents[2] / "topologies"

@@ -1,4 +1,4 @@
-"""Tests for tests/net/lib/switchdev.py on output captured in tests/unit/data/switchdev/.
+"""Tests for suitelib/switchdev.py on output captured in tests/unit/data/switchdev/.
 
 The JSON samples come from iproute2 6.1 in the 6.12 test kernel against
 netdevsim device 4000 (topology switchdev-nsim: swp1 192.0.2.1/24, swp2
@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.net.lib import devlink as dl
-from tests.net.lib import switchdev as sd
+from suitelib import devlink as dl
+from suitelib import switchdev as sd
 
 DATA = Path(__file__).parent / "data" / "switchdev"
 

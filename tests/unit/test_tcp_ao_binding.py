@@ -1,4 +1,4 @@
-"""Tests for harness/tcp_ao.py without a kernel: struct layout, packing.
+"""Tests for suitelib/tcp_ao.py without a kernel: struct layout, packing.
 
 The layout check compares the ctypes structs with ``LAYOUT``, the output of
 ``tests/unit/data/tcp_ao_layout.c`` compiled by gcc 12.2 (x86_64) against
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import tcp_ao as ao
+from suitelib import tcp_ao as ao
 from harness.host import cache_dir
 
 LAYOUT_C = Path(__file__).parent / "data" / "tcp_ao_layout.c"

@@ -3,8 +3,8 @@
 ``switch`` is where the ports come from. By default they are the veth ports
 of the test's topology (``sw:p1..pN`` cabled to ``hN:eth0``): a software
 bridge. When the environment declares real switch ports
-(``harness.ports.switch_hardware_from_env``: NETHARNESS_SWITCH_PORTS and
-NETHARNESS_SWITCH_PEERS), ``harness.switch_ports.lend`` puts them in place
+(``suitelib.ports.switch_hardware_from_env``: NETHARNESS_SWITCH_PORTS and
+NETHARNESS_SWITCH_PEERS), ``suitelib.switch_ports.lend`` puts them in place
 of the veth links under the same names and this fixture configures them as
 the topology says (bridge membership, VLANs, host addresses), so every test
 runs unchanged; only hardware FDB entries carry the ``offload`` and
@@ -15,7 +15,7 @@ Frames are sent and captured in-process with packet sockets living in the
 hosts' namespaces (no process per frame: under TCG a process costs about
 0.3 s). Captures keep the VLAN tag the kernel moved into metadata
 (PACKET_AUXDATA), so tagged egress is checked exactly. Everything parsed is
-parsed by ``tests/net/lib/bridge.py`` (pure, unit-tested).
+parsed by ``suitelib/bridge.py`` (pure, unit-tested).
 """
 
 from __future__ import annotations
@@ -29,12 +29,12 @@ from typing import Any
 
 import pytest
 
-from harness.ports import SwitchHardware, switch_hardware_from_env
+from suitelib.ports import SwitchHardware, switch_hardware_from_env
 from harness.run import run as run_command
 from harness.topology.live import LiveNode, LiveTopology
 
-from tests.net.lib import bridge as brlib
-from tests.net.lib.packets import FrameTap
+from suitelib import bridge as brlib
+from suitelib.packets import FrameTap
 
 SOFTWARE_NO_OFFLOAD = "software bridge ports do not offload"
 
@@ -223,7 +223,7 @@ def _configure_lent_ports(sw: Switch) -> None:
 def switch(topo: LiveTopology) -> Iterator[Switch]:
     """The topology's bridge ``br0`` in node ``sw``, on veth ports or, when the
     environment names real switch ports, on those."""
-    from harness import switch_ports
+    from suitelib import switch_ports
 
     node = topo["sw"]
     bridges = [b.name for b in node.model.bridges]

@@ -2,7 +2,7 @@
 
 iproute2 6.1 knows neither ``fdb_max_learned`` nor ``fdb_n_learned`` (both
 came in iproute2 6.8), so the tests set and read them over rtnetlink
-(``tests/net/lib/bridge.py`` encodes the messages). A kernel without the
+(``suitelib/bridge.py`` encodes the messages). A kernel without the
 attribute skips, naming it. Reference: bridge_fdb_learning_limit.sh
 (check_accounting, check_limit).
 """
@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.net.lib import bridge as brlib
-from tests.net.lib.packets import new_marker
-from tests.net.lib.wait import poll
+from suitelib import bridge as brlib
+from suitelib.packets import new_marker
+from suitelib.wait import poll
 
 pytestmark = [pytest.mark.topology("bridge-3hosts"), pytest.mark.requires(kconfig=["PACKET"], tools=["bridge"])]
 

@@ -19,9 +19,9 @@ import socket
 
 import pytest
 
-from tests.net.lib.bridge import BROADCAST, bridge_port, ether, fdb, learned, learned_ports, unique_macs
-from tests.net.lib.packets import FrameTap, link_stats, new_marker
-from tests.net.lib.wait import poll
+from suitelib.bridge import BROADCAST, bridge_port, ether, fdb, learned, learned_ports, unique_macs
+from suitelib.packets import FrameTap, link_stats, new_marker
+from suitelib.wait import poll
 
 pytestmark = [pytest.mark.topology("bridge-3hosts"), pytest.mark.requires(tools=["ping", "bridge"])]
 

@@ -3,7 +3,7 @@ BLOCK records remove them, multicast follows the entries only while a
 querier exists, static and host-joined entries, router ports, version and
 group validation.
 
-Topology bridge-3hosts. Reports are crafted frames (``tests/net/lib/bridge.py``
+Topology bridge-3hosts. Reports are crafted frames (``suitelib/bridge.py``
 builds IGMPv2/v3 and MLDv2 with correct checksums), so each test decides
 exactly what the bridge hears. The bridge is its own querier with short
 intervals (``snooping``). Reference: bridge_igmp.sh, bridge_mld.sh,
@@ -16,9 +16,9 @@ import time
 
 import pytest
 
-from tests.net.lib import bridge as brlib
-from tests.net.lib.packets import new_marker
-from tests.net.lib.wait import poll
+from suitelib import bridge as brlib
+from suitelib.packets import new_marker
+from suitelib.wait import poll
 
 pytestmark = [pytest.mark.topology("bridge-3hosts"), pytest.mark.requires(kconfig=["PACKET"], tools=["bridge"])]
 
@@ -171,7 +171,7 @@ def test_invalid_mdb_groups_are_rejected(switch):
 
 
 def test_host_joined_entry_delivers_to_the_bridge_itself(switch):
-    from tests.net.lib.packets import FrameTap
+    from suitelib.packets import FrameTap
 
     sw = switch
     querier(sw)

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.net.lib import bridge as brlib
-from tests.net.lib.packets import new_marker
+from suitelib import bridge as brlib
+from suitelib.packets import new_marker
 
 pytestmark = [
     pytest.mark.topology("bridge-3hosts"),

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.net.lib import bridge as brlib
-from tests.net.lib.packets import new_marker
-from tests.net.lib.wait import poll
+from suitelib import bridge as brlib
+from suitelib.packets import new_marker
+from suitelib.wait import poll
 
 pytestmark = [pytest.mark.topology("bridge-1q"), pytest.mark.requires(kconfig=["PACKET"], tools=["bridge", "ping"])]
 

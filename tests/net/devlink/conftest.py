@@ -7,7 +7,7 @@ which under TCG saves about 0.3 s per call. debugfs and the netdevsim bus
 files are global and are read and written from the test process: inside
 ``ip netns exec`` the remounted /sys hides /sys/kernel/debug.
 
-Parsing lives in ``tests/net/lib/devlink.py`` (pure functions with unit
+Parsing lives in ``suitelib/devlink.py`` (pure functions with unit
 tests on captured output); this file only runs things.
 """
 
@@ -30,8 +30,8 @@ import pytest
 from harness.run import run as run_command
 from harness.topology.live import LiveNode, LiveTopology
 
-from tests.net.lib import devlink as dl
-from tests.net.lib.kernel_files import write_errno, write_file
+from suitelib import devlink as dl
+from suitelib.kernel_files import write_errno, write_file
 
 DEBUGFS = Path("/sys/kernel/debug/netdevsim")
 BUS = Path("/sys/bus/netdevsim/devices")

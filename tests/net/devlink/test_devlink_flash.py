@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.net.lib import devlink as dl
+from suitelib import devlink as dl
 
 pytestmark = [pytest.mark.topology("devlink-dut"), pytest.mark.requires(tools=["stdbuf"])]
 

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.net.lib import devlink as dl
+from suitelib import devlink as dl
 
 pytestmark = pytest.mark.topology("devlink-dut")
 

@@ -13,7 +13,7 @@ import errno
 
 import pytest
 
-from tests.net.lib import devlink as dl
+from suitelib import devlink as dl
 
 pytestmark = pytest.mark.topology("devlink-dut")
 

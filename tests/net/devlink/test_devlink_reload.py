@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.net.lib import devlink as dl
+from suitelib import devlink as dl
 
 REINIT = ("reload", "driver_reinit", "unspecified")
 

@@ -25,7 +25,7 @@ import time
 import pytest
 from pyroute2.netlink.exceptions import NetlinkError
 
-from tests.net.lib import devlink as dl
+from suitelib import devlink as dl
 
 pytestmark = pytest.mark.topology("devlink-2ns")
 

@@ -23,7 +23,7 @@ import pytest
 
 from harness import netns as nsutil
 from harness.topology.build import NETDEVSIM_BUS
-from tests.net.lib import devlink as dl
+from suitelib import devlink as dl
 
 pytestmark = pytest.mark.topology("devlink-dut")
 

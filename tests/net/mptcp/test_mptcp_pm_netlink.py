@@ -15,7 +15,7 @@ import errno
 import pytest
 from pyroute2.netlink.exceptions import NetlinkError
 
-from tests.net.lib import mptcp
+from suitelib import mptcp
 
 pytestmark = pytest.mark.topology("mptcp-2path-noep")
 

@@ -20,11 +20,11 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.net.lib import mptcp, nstat
-from tests.net.lib import mptcp_sockopt as so
-from tests.net.lib.packets import link_stats
-from tests.net.lib.transfer import Result, exchange
-from tests.net.lib.wait import poll
+from suitelib import mptcp, nstat
+from suitelib import mptcp_sockopt as so
+from suitelib.packets import link_stats
+from suitelib.transfer import Result, exchange
+from suitelib.wait import poll
 
 pytestmark = [
     pytest.mark.topology("mptcp-2path-noep"),

@@ -13,10 +13,10 @@ import socket
 
 import pytest
 
-from tests.net.lib import mptcp
-from tests.net.lib import mptcp_sockopt as so
-from tests.net.lib.transfer import exchange
-from tests.net.lib.wait import poll
+from suitelib import mptcp
+from suitelib import mptcp_sockopt as so
+from suitelib.transfer import exchange
+from suitelib.wait import poll
 
 pytestmark = [pytest.mark.topology("mptcp-2path"), pytest.mark.requires(kconfig=["INET_TCP_DIAG"], tools=["ss"])]
 
@@ -98,8 +98,8 @@ def test_diag_lists_listener_and_connections(topo):
     """diag.sh: ``ss -M`` (MPTCP inet_diag) shows the listener and one msk per
     side with the remote key and no fallback; MPCurrEstab counts the
     established msk and drops back to 0 after close."""
-    from tests.net.lib import nstat
-    from tests.net.lib.ss import parse_ss
+    from suitelib import nstat
+    from suitelib.ss import parse_ss
 
     c1, s1 = topo["c1"], topo["s1"]
     assert parse_ss(s1.run(["ss", "-MnH"]).stdout) == [], "msk in a fresh namespace"

@@ -16,9 +16,9 @@ import socket
 
 import pytest
 
-from tests.net.lib import mptcp, nstat
-from tests.net.lib.transfer import exchange
-from tests.net.lib.wait import poll
+from suitelib import mptcp, nstat
+from suitelib.transfer import exchange
+from suitelib.wait import poll
 
 pytestmark = [
     pytest.mark.topology("mptcp-3path"),

@@ -25,10 +25,10 @@ import socket
 
 import pytest
 
-from tests.net.lib import mptcp, nstat
-from tests.net.lib.packets import link_stats
-from tests.net.lib.transfer import exchange
-from tests.net.lib.wait import poll
+from suitelib import mptcp, nstat
+from suitelib.packets import link_stats
+from suitelib.transfer import exchange
+from suitelib.wait import poll
 
 pytestmark = pytest.mark.topology("mptcp-2path")
 # ss -t needs TCP socket diag, ss -M the MPTCP one; nstat reads the MIB counters.

@@ -1,6 +1,6 @@
 """The userspace path manager (net.mptcp.pm_type=1): userspace_pm.sh's
 announce/remove and subflow create/destroy, driven through the mptcp_pm
-generic netlink family (tests/net/lib/mptcp_upm.py), with the events of
+generic netlink family (suitelib/mptcp_upm.py), with the events of
 the mptcp_pm_events group.
 
 Topology mptcp-2path-noep: c1/s1 on 10.0.1.0/24 (eth0) and 10.0.2.0/24
@@ -16,11 +16,11 @@ import time
 import pytest
 from pyroute2.netlink.exceptions import NetlinkError
 
-from tests.net.lib import mptcp, nstat
-from tests.net.lib import mptcp_sockopt as so
-from tests.net.lib.mptcp_upm import EventListener, UserspacePM
-from tests.net.lib.transfer import exchange
-from tests.net.lib.wait import poll
+from suitelib import mptcp, nstat
+from suitelib import mptcp_sockopt as so
+from suitelib.mptcp_upm import EventListener, UserspacePM
+from suitelib.transfer import exchange
+from suitelib.wait import poll
 
 pytestmark = [
     pytest.mark.topology("mptcp-2path-noep"),

@@ -1,7 +1,7 @@
 """Fixtures of the offloads suite: a netdevsim port with its debugfs knobs.
 
 Every device belongs to the test's own topology copy, so knobs changed on
-it vanish with it at teardown. Helpers live in tests/net/lib/offload_port.py.
+it vanish with it at teardown. Helpers live in suitelib/offload_port.py.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pytest
 
 from harness.topology.live import LiveTopology
 
-from tests.net.lib.offload_port import Port, nsim_port
+from suitelib.offload_port import Port, nsim_port
 
 
 @pytest.fixture

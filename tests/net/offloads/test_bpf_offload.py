@@ -2,7 +2,7 @@
 in offload (HW) mode, and the refusals on both sides.
 
 The program is "return XDP_PASS", loaded with the raw bpf(2) syscall
-(tests/net/lib/bpf.py: no bpftool or BPF toolchain is needed) and attached
+(suitelib/bpf.py: no bpftool or BPF toolchain is needed) and attached
 through rtnetlink IFLA_XDP with pyroute2. netdevsim shows bound programs in
 debugfs ``bpf_bound_progs/`` and the offloaded one in the port's
 ``bpf_offloaded_id``; its ``bpf_*_accept`` knobs make it refuse.
@@ -24,10 +24,10 @@ from pyroute2.netlink.exceptions import NetlinkError
 
 from harness import netns as nsutil
 
-from tests.net.lib import bpf
-from tests.net.lib.kernel_files import write_file
-from tests.net.lib.offload_port import Port, nsim_port
-from tests.net.lib.wait import poll
+from suitelib import bpf
+from suitelib.kernel_files import write_file
+from suitelib.offload_port import Port, nsim_port
+from suitelib.wait import poll
 
 pytestmark = [
     pytest.mark.topology("offloads-dev"),

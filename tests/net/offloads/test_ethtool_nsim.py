@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.net.lib import ethtool as et
+from suitelib import ethtool as et
 
-from tests.net.lib.kernel_files import write_file
+from suitelib.kernel_files import write_file
 
 pytestmark = pytest.mark.topology("offloads-nsim")
 

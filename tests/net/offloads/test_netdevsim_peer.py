@@ -19,9 +19,9 @@ import pytest
 
 from harness.topology.live import LiveNode
 
-from tests.net.lib.kernel_files import write_errno
-from tests.net.lib.offload_port import BUS
-from tests.net.lib.transfer import exchange
+from suitelib.kernel_files import write_errno
+from suitelib.offload_port import BUS
+from suitelib.transfer import exchange
 
 pytestmark = pytest.mark.topology("offloads-peer")
 

@@ -19,10 +19,10 @@ from typing import Any
 
 import pytest
 
-from tests.net.lib.genl import GroupListener
-from tests.net.lib.kernel_files import write_errno, write_file
-from tests.net.lib.offload_port import Port, nsim_port
-from tests.net.lib.psample import packets_listener
+from suitelib.genl import GroupListener
+from suitelib.kernel_files import write_errno, write_file
+from suitelib.offload_port import Port, nsim_port
+from suitelib.psample import packets_listener
 
 pytestmark = [
     pytest.mark.topology("offloads-dev"),

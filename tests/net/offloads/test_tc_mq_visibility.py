@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.net.lib.offload_port import Port, nsim_port
+from suitelib.offload_port import Port, nsim_port
 
 pytestmark = [
     pytest.mark.topology("offloads-dev"),

@@ -17,7 +17,7 @@ from harness.topology import load_topology, load_topology_text
 from harness.topology.build import BuildError
 from harness.topology.live import LiveTopology
 
-from tests.net.lib.offload_port import BUS, DEBUGFS
+from suitelib.offload_port import BUS, DEBUGFS
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -44,7 +44,7 @@ def test_ethtool_settings_from_the_topology_are_in_force(np0):
 
 @pytest.mark.topology("offloads-veth")
 def test_veth_features_from_the_topology_are_in_force(topo):
-    from tests.net.lib.offload_port import Port
+    from suitelib.offload_port import Port
 
     tx, rx = Port(topo["tx"], "eth0"), Port(topo["rx"], "eth0")
     features = tx.features()

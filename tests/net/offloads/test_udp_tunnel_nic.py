@@ -19,11 +19,11 @@ import pytest
 
 from harness.topology.live import LiveNode
 
-from tests.net.lib import ethtool as et
-from tests.net.lib.wait import poll
+from suitelib import ethtool as et
+from suitelib.wait import poll
 
-from tests.net.lib.kernel_files import write_file
-from tests.net.lib.offload_port import Port, nsim_port
+from suitelib.kernel_files import write_file
+from suitelib.offload_port import Port, nsim_port
 
 pytestmark = [
     pytest.mark.topology("offloads-dev"),

@@ -27,9 +27,9 @@ import pytest
 
 from harness.topology.live import LiveNode
 
-from tests.net.lib import segments as sg
-from tests.net.lib.offload_port import Port
-from tests.net.lib.transfer import exchange
+from suitelib import segments as sg
+from suitelib.offload_port import Port
+from suitelib.transfer import exchange
 
 pytestmark = pytest.mark.topology("offloads-veth")
 

@@ -5,14 +5,14 @@ By default the switch is netdevsim (topology ``switchdev-nsim``): node
 route, nexthop and L3 stats request of the namespace into its model and
 reports the result through the RTM_F_TRAP / RTM_F_OFFLOAD_FAILED flags.
 When the environment names real switch ports
-(``NETHARNESS_SWITCH_PORTS=swp1,swp2``, see harness/ports.py), the same
+(``NETHARNESS_SWITCH_PORTS=swp1,swp2``, see suitelib/ports.py), the same
 tests run on them in the initial namespace instead; tests that need
 netdevsim's debugfs fault injection or devlink reload call
 :meth:`Switch.require_nsim`, which skips there with the reason.
 
 Commands run as ``ip -n NETNS ...`` / ``devlink -N NETNS ...`` (one process,
 no ``ip netns exec``); debugfs is global and written from the test process.
-Parsing lives in ``tests/net/lib/switchdev.py`` (pure, unit-tested).
+Parsing lives in ``suitelib/switchdev.py`` (pure, unit-tested).
 """
 
 from __future__ import annotations
@@ -28,15 +28,14 @@ from typing import Any
 
 import pytest
 
-from harness import requires as req
-from harness.fixtures import kernel_config, topology_for
-from harness.ports import SwitchHardware, switch_hardware_from_env
+from harness import testing
+from suitelib.ports import SwitchHardware, switch_hardware_from_env
 from harness.run import run as run_command
 from harness.topology.live import LiveNode, LiveTopology
 
-from tests.net.lib import devlink as dl
-from tests.net.lib import switchdev as sd
-from tests.net.lib.kernel_files import write_errno, write_file
+from suitelib import devlink as dl
+from suitelib import switchdev as sd
+from suitelib.kernel_files import write_errno, write_file
 
 TOPOLOGY = "switchdev-nsim"
 TOPOLOGY_MARK = "tests/net/switchdev/"
@@ -279,15 +278,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     loader caches the parsed topology, so the fixtures reuse this one.
     """
     if switch_hardware_from_env() is None and any(TOPOLOGY_MARK in item.nodeid for item in items):
-        topology_for(config, TOPOLOGY)
+        testing.load(config, TOPOLOGY)
 
 
 def _netdevsim_switch(config: pytest.Config) -> Iterator[Switch]:
-    topology = topology_for(config, TOPOLOGY)
-    reasons = req.missing(topology.requires, kernel_config(config.getoption("kconfig_file")))
-    if reasons:
-        pytest.skip("; ".join(reasons))
-    live = LiveTopology.up(topology)
+    live = LiveTopology.up(testing.topology_or_skip(config, TOPOLOGY))
     try:
         node = live["dut"]
         nsim = Nsim(dev_id=live.netdevsim_id("dut", "nsim0"), netns=node.netns)

@@ -16,7 +16,7 @@ net/forwarding/fib_offload_lib.sh; drivers/net/netdevsim/fib.c.
 
 from __future__ import annotations
 
-from tests.net.lib import switchdev as sd
+from suitelib import switchdev as sd
 
 P = "10.1.0.0/24"
 

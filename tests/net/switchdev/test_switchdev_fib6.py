@@ -12,7 +12,7 @@ net/forwarding/fib_offload_lib.sh (fib_ipv6_*).
 
 from __future__ import annotations
 
-from tests.net.lib import switchdev as sd
+from suitelib import switchdev as sd
 
 GW6 = ("2001:db8:1::2", "2001:db8:2::2")  # behind the first and second switch port
 

@@ -16,7 +16,7 @@ import errno
 
 import pytest
 
-from tests.net.lib import switchdev as sd
+from suitelib import switchdev as sd
 
 PREFIX = {4: "10.5.0.0/24", 6: "2001:db8:1005::/64"}
 FAMILIES = pytest.mark.parametrize("family", [4, 6], ids=["ipv4", "ipv6"])

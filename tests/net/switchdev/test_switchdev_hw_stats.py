@@ -23,7 +23,7 @@ import pytest
 
 from harness.topology.live import LiveTopology
 
-from tests.net.lib import switchdev as sd
+from suitelib import switchdev as sd
 
 KNOB = "hwstats/l3/"
 FAIL_MSG = "netdevsim: Stats enablement set to fail"

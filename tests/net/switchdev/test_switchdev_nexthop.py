@@ -19,7 +19,7 @@ from __future__ import annotations
 import errno
 import time
 
-from tests.net.lib import switchdev as sd
+from suitelib import switchdev as sd
 
 NH_EXCEEDED = "netdevsim: Exceeded number of supported nexthops"
 

@@ -1,7 +1,7 @@
 """Fixtures of the TCP-AO suite.
 
 - ``family``: parametrizes a test over IPv4 and IPv6 (ids ``ipv4``/``ipv6``).
-- ``sockets``: a :class:`tests.net.lib.tcp_ao_util.Sockets` whose every
+- ``sockets``: a :class:`suitelib.tcp_ao_util.Sockets` whose every
   socket is closed when the test ends.
 - ``pair``: the addresses of topology ``tcp-ao-pair`` (client a, server b)
   in the test's family.
@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.net.lib import tcp_ao_util as util
+from suitelib import tcp_ao_util as util
 
 
 @pytest.fixture(params=util.FAMILIES, ids=lambda f: f.name)

@@ -29,10 +29,10 @@ import socket
 
 import pytest
 
-from harness import tcp_ao as ao
-from tests.net.lib import tcp_ao_util as util
-from tests.net.lib.tcp_ao_util import MibDelta
-from tests.net.lib.wait import poll
+from suitelib import tcp_ao as ao
+from suitelib import tcp_ao_util as util
+from suitelib.tcp_ao_util import MibDelta
+from suitelib.wait import poll
 
 pytestmark = pytest.mark.requires(tools=["nstat"])
 

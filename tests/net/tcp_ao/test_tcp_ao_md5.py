@@ -21,9 +21,9 @@ import errno
 
 import pytest
 
-from harness import tcp_ao as ao
-from tests.net.lib import tcp_ao_util as util
-from tests.net.lib.tcp_ao_util import MibDelta
+from suitelib import tcp_ao as ao
+from suitelib import tcp_ao_util as util
+from suitelib.tcp_ao_util import MibDelta
 
 pytestmark = [
     pytest.mark.topology("tcp-ao-pair"),

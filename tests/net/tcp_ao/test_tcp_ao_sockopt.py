@@ -17,29 +17,20 @@ import ctypes
 import errno
 import ipaddress
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from harness import fixtures
-from harness import tcp_ao as ao
-from harness.topology.live import LiveTopology
-from tests.net.lib import tcp_ao_util as util
+from suitelib import tcp_ao as ao
+from suitelib import tcp_ao_util as util
 
-pytestmark = pytest.mark.topology("tcp-ao-pair")
+# One pair for the whole module: socket options change no link, address,
+# route or sysctl, and the plugin checks that after every test.
+pytestmark = pytest.mark.topology("tcp-ao-pair", scope="module")
 
 KEY = b"setsockopt test key"
-
-
-@pytest.fixture(scope="module")
-def live(request: pytest.FixtureRequest) -> Iterator[LiveTopology]:
-    topo = LiveTopology.up(fixtures.topology_for(request.config, "tcp-ao-pair"))
-    try:
-        yield topo
-    finally:
-        topo.down()
 
 
 @dataclass
@@ -74,8 +65,8 @@ class Env:
 
 
 @pytest.fixture
-def env(live, family, sockets) -> Env:
-    a, b = live["a"], live["b"]
+def env(topo, family, sockets) -> Env:
+    a, b = topo["a"], topo["b"]
     return Env(
         node=a, family=family, sockets=sockets,
         peer=util.address(b, "eth0", family.version), local=util.address(a, "eth0", family.version),

@@ -7,8 +7,8 @@ import time
 
 from harness.topology.live import LiveTopology
 from harness.topology.loader import load_topology as load
-from tests.net.lib import mptcp_sockopt as so
-from tests.net.lib.mptcp_upm import EventListener
+from suitelib import mptcp_sockopt as so
+from suitelib.mptcp_upm import EventListener
 
 out = pathlib.Path(__file__).parent
 topo = LiveTopology.up(load(pathlib.Path("topologies/mptcp-2path.yaml")))

@@ -12,9 +12,9 @@ from pathlib import Path
 
 from harness.topology import load_topology
 from harness.topology.live import LiveTopology
-from tests.net.lib import mptcp
-from tests.net.lib.transfer import exchange
-from tests.net.lib.wait import poll
+from suitelib import mptcp
+from suitelib.transfer import exchange
+from suitelib.wait import poll
 
 OUT = Path(__file__).resolve().parent
 TOPOLOGIES = Path("topologies")
