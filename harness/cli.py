@@ -105,7 +105,7 @@ def _cmd_topo_up(args: argparse.Namespace) -> int:
 
 def _cmd_topo_down(args: argparse.Namespace) -> int:
     from .topology.build import TeardownError, teardown
-    from .topology.clean import describe_set_aside, find_detached, scan_runs
+    from .topology.runs import describe_set_aside, find_detached, scan_runs
 
     runs, invalid = scan_runs()
     for item in invalid:
@@ -133,7 +133,7 @@ def _cmd_topo_down(args: argparse.Namespace) -> int:
 
 def _cmd_topo_show(args: argparse.Namespace) -> int:
     """List runs with their state; an unsound journal gets one line on stderr and is moved aside."""
-    from .topology.clean import describe_set_aside, scan_runs
+    from .topology.runs import describe_set_aside, scan_runs
 
     runs, invalid = scan_runs()
     for item in invalid:
@@ -153,7 +153,7 @@ def _cmd_topo_show(args: argparse.Namespace) -> int:
 
 def _cmd_clean(args: argparse.Namespace) -> int:
     """Remove dead runs' objects (complete or not), set unsound journals aside, reap orphaned VMs."""
-    from .topology.clean import clean_dead_runs, describe_set_aside
+    from .topology.runs import clean_dead_runs, describe_set_aside
 
     from .host import cache_dir
     from .vm.reaper import reap_orphans

@@ -6,7 +6,7 @@ later stages assume what earlier ones guarantee:
 1. parse with ruamel.yaml's round-trip loader, which keeps the line and
    column of every key and value and refuses duplicate keys;
 2. validate against the JSON Schema (``harness/schema``), see
-   ``schema_errors``;
+   ``schema_check``;
 3. check cross-references the schema cannot express, see ``semantics``.
 
 Each stage collects every problem it finds and raises one ``TopologyError``.
@@ -49,7 +49,7 @@ from .model import (
     Topology,
     Vlan,
 )
-from .schema_errors import check_schema
+from .schema_check import check_schema
 from .semantics import check_semantics, link_ends, normalise_kconfig, parse_cidr, parse_vlan
 
 DEFAULT_FILENAME = "<string>"

@@ -19,7 +19,7 @@ from harness import cli
 from harness import netns as nsutil
 from harness.host import process_start_time
 from harness.topology import build as B
-from harness.topology import clean as C
+from harness.topology import runs as C
 from harness.topology import journal as J
 from harness.topology import load_topology_text
 from harness.topology import plan as P

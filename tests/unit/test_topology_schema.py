@@ -18,7 +18,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from harness.topology import Problem, TopologyError, load_topology, load_topology_text
-from harness.topology.schema_errors import topology_schema
+from harness.topology.schema_check import topology_schema
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA_PATH = REPO / "harness" / "schema" / "topology.schema.json"

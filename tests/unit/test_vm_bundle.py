@@ -35,7 +35,7 @@ def test_guest_import_path_serves_the_harness_from_the_bundle(tmp_path):
     program = (
         "import json, sys\n"
         f"sys.path[:] = [{str(bundle)!r}] + json.loads({json.dumps(json.dumps(guest_sys_path()))})\n"
-        "import harness.topology.schema_errors as s\n"
+        "import harness.topology.schema_check as s\n"
         "assert s.__file__.startswith(sys.path[0]), s.__file__\n"
         "assert s.topology_schema()['title']\n"
         "print('ok')\n"
