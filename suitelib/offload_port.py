@@ -18,9 +18,7 @@ import pytest
 from harness.topology.live import LiveNode, LiveTopology
 
 from suitelib import ethtool as et
-
-DEBUGFS = Path("/sys/kernel/debug/netdevsim")
-BUS = Path("/sys/bus/netdevsim")
+from suitelib.netdevsim import NetdevSimDev
 
 
 @dataclass(frozen=True)
@@ -33,16 +31,23 @@ class Port:
     index: int = 0
 
     @property
+    def dev(self) -> NetdevSimDev:
+        """The netdevsim device this port belongs to (ValueError for a port of another driver)."""
+        if self.dev_id is None:
+            raise ValueError(f"{self.node.name}:{self.ifname} is not a netdevsim port")
+        return NetdevSimDev(self.dev_id, self.node.netns)
+
+    @property
     def dev_debugfs(self) -> Path:
-        return DEBUGFS / f"netdevsim{self.dev_id}"
+        return self.dev.debugfs
 
     @property
     def debugfs(self) -> Path:
-        return self.dev_debugfs / "ports" / str(self.index)
+        return self.dev.port_debugfs(self.index)
 
     @property
     def bus_dir(self) -> Path:
-        return BUS / "devices" / f"netdevsim{self.dev_id}"
+        return self.dev.bus_dir
 
     def ethtool(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         """``ethtool ARGS`` with the interface name substituted for ``{dev}``."""

@@ -31,10 +31,8 @@ from harness.run import run as run_command
 from harness.topology.live import LiveNode, LiveTopology
 
 from suitelib import devlink as dl
-from suitelib.kernel_files import write_errno, write_file
+from suitelib.netdevsim import NetdevSimDev
 
-DEBUGFS = Path("/sys/kernel/debug/netdevsim")
-BUS = Path("/sys/bus/netdevsim/devices")
 FIRMWARE_DIR = Path("/lib/firmware")
 TIMEOUT = 120.0  # a flash takes about 6 s under TCG
 
@@ -58,12 +56,17 @@ class Devlink:
         return dl.handle(self.dev_id)
 
     @property
+    def dev(self) -> NetdevSimDev:
+        """The device itself (paths, debugfs knobs, bus files), as every suite drives it."""
+        return NetdevSimDev(self.dev_id, self.node.netns)
+
+    @property
     def debugfs(self) -> Path:
-        return DEBUGFS / f"netdevsim{self.dev_id}"
+        return self.dev.debugfs
 
     @property
     def bus_dir(self) -> Path:
-        return BUS / f"netdevsim{self.dev_id}"
+        return self.dev.bus_dir
 
     def seen_from(self, node: LiveNode | str) -> "Devlink":
         return replace(self, node=self.topo[node] if isinstance(node, str) else node)
@@ -137,37 +140,25 @@ class Devlink:
     def reload(self, *extra: str) -> subprocess.CompletedProcess[str]:
         return self.run("dev", "reload", self.handle, *extra)
 
-    # --- debugfs knobs and bus files ----------------------------------------------
+    # --- debugfs knobs and bus files: NetdevSimDev's ---------------------------------
 
     def read_knob(self, name: str) -> str:
-        return (self.debugfs / name).read_text().strip()
+        return self.dev.read_knob(name)
 
     def write_knob(self, name: str, value: str | int) -> None:
-        """Write a debugfs file of the device (raises OSError with the driver's errno)."""
-        write_file(self.debugfs / name, str(value))
+        self.dev.write_knob(name, value)
 
-    @contextlib.contextmanager
-    def knob(self, name: str, value: str | int) -> Iterator[None]:
-        """Set a debugfs knob for the block; put the old value back afterwards."""
-        old = self.read_knob(name)
-        self.write_knob(name, value)
-        try:
-            yield
-        finally:
-            with contextlib.suppress(FileNotFoundError):  # the device went away
-                self.write_knob(name, old)
+    def knob(self, name: str, value: str | int) -> contextlib.AbstractContextManager[None]:
+        return self.dev.knob(name, value)
 
     def knob_errno(self, name: str, value: str | int) -> int:
-        """Write a debugfs file; return the errno of the write (0: accepted)."""
-        return write_errno(self.debugfs / name, str(value))
+        return self.dev.knob_errno(name, value)
 
     def write_bus(self, name: str, value: str | int) -> None:
-        """Write /sys/bus/netdevsim/devices/netdevsimN/NAME (new_port, sriov_numvfs...)."""
-        write_file(self.bus_dir / name, str(value))
+        self.dev.write_bus(name, value)
 
     def bus_errno(self, name: str, value: str | int) -> int:
-        """Write a bus file of the device; return the errno of the write (0: accepted)."""
-        return write_errno(self.bus_dir / name, str(value))
+        return self.dev.bus_errno(name, value)
 
 
 class Monitor:

@@ -20,7 +20,7 @@ import pytest
 from harness.topology.live import LiveNode
 
 from suitelib.kernel_files import write_errno
-from suitelib.offload_port import BUS
+from suitelib.netdevsim import BUS
 from suitelib.transfer import exchange
 
 pytestmark = pytest.mark.topology("offloads-peer")

@@ -17,7 +17,7 @@ from harness.topology import load_topology, load_topology_text
 from harness.topology.build import BuildError
 from harness.topology.live import LiveTopology
 
-from suitelib.offload_port import BUS, DEBUGFS
+from suitelib.netdevsim import BUS, DEBUGFS
 
 REPO = Path(__file__).resolve().parents[3]
 

@@ -33,13 +33,11 @@ from suitelib.ports import SwitchHardware, switch_hardware_from_env
 from harness.run import run as run_command
 from harness.topology.live import LiveNode, LiveTopology
 
-from suitelib import devlink as dl
 from suitelib import switchdev as sd
-from suitelib.kernel_files import write_errno, write_file
+from suitelib.netdevsim import NetdevSimDev
 
 TOPOLOGY = "switchdev-nsim"
-TOPOLOGY_MARK = "tests/net/switchdev/"
-DEBUGFS = Path("/sys/kernel/debug/netdevsim")
+SUITE_DIR = Path(__file__).parent
 TIMEOUT = 30.0  # netdevsim sets route flags from a work item: poll, do not sleep
 SOL_NETLINK = 270
 NETLINK_ADD_MEMBERSHIP = 1
@@ -57,63 +55,6 @@ NH_IDS = range(1, 1000)
 RULE_PREFS = range(100, 102)
 
 
-@dataclass(frozen=True)
-class Nsim:
-    """The netdevsim device behind the switch: devlink handle and debugfs knobs."""
-
-    dev_id: int
-    netns: str
-
-    @property
-    def handle(self) -> str:
-        return dl.handle(self.dev_id)
-
-    @property
-    def debugfs(self) -> Path:
-        return DEBUGFS / f"netdevsim{self.dev_id}"
-
-    def knob_path(self, name: str) -> Path:
-        return self.debugfs / name
-
-    def read_knob(self, name: str) -> str:
-        return self.knob_path(name).read_text().strip()
-
-    def write_knob(self, name: str, value: str | int) -> None:
-        write_file(self.knob_path(name), str(value))
-
-    def knob_errno(self, name: str, value: str | int) -> int:
-        return write_errno(self.knob_path(name), str(value))
-
-    @contextlib.contextmanager
-    def knob(self, name: str, value: str | int) -> Iterator[None]:
-        """Set a debugfs knob for the block and put the old value back."""
-        old = self.read_knob(name)
-        self.write_knob(name, value)
-        try:
-            yield
-        finally:
-            with contextlib.suppress(OSError):
-                self.write_knob(name, old)
-
-    def devlink(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return run_command(["devlink", *args], netns=self.netns, check=check, timeout=180)
-
-    def resources(self) -> dict[str, dict[str, Any]]:
-        out = self.devlink("-j", "resource", "show", self.handle).stdout
-        return dl.resources(dl.loads(out), self.handle)
-
-    def occ(self, path: str) -> int:
-        return int(self.resources()[path]["occ"])
-
-    def reload(self, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return self.devlink("dev", "reload", self.handle, check=check)
-
-    def set_size(self, path: str, size: int | None) -> None:
-        """Stage a resource size (None: unlimited); a reload applies it."""
-        value = str(dl.U64_MAX) if size is None else str(size)
-        self.devlink("resource", "set", self.handle, "path", path, "size", value)
-
-
 @dataclass
 class Switch:
     """The switch under test: its ports and where commands reach them.
@@ -125,7 +66,7 @@ class Switch:
     netns: str | None
     node: LiveNode | None = None
     topo: LiveTopology | None = None
-    nsim: Nsim | None = None
+    nsim: NetdevSimDev | None = None
     hardware: SwitchHardware | None = None
     _cleanups: list[Callable[[], None]] = field(default_factory=list)  # for the switch's life
     _test_cleanups: list[Callable[[], None]] = field(default_factory=list)  # for one test
@@ -137,7 +78,7 @@ class Switch:
     def kind(self) -> str:
         return "netdevsim" if self.nsim is not None else "hardware"
 
-    def require_nsim(self, why: str) -> Nsim:
+    def require_nsim(self, why: str) -> NetdevSimDev:
         """The netdevsim device, or skip naming what the test needs."""
         if self.nsim is None:
             pytest.skip(f"needs netdevsim ({why}); running on real switch ports {','.join(self.ports)}")
@@ -277,7 +218,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     inside a test fails (``No module named 'importlib.readers'``); the
     loader caches the parsed topology, so the fixtures reuse this one.
     """
-    if switch_hardware_from_env() is None and any(TOPOLOGY_MARK in item.nodeid for item in items):
+    if switch_hardware_from_env() is None and any(SUITE_DIR in item.path.parents for item in items):
         testing.load(config, TOPOLOGY)
 
 
@@ -285,7 +226,7 @@ def _netdevsim_switch(config: pytest.Config) -> Iterator[Switch]:
     live = LiveTopology.up(testing.topology_or_skip(config, TOPOLOGY))
     try:
         node = live["dut"]
-        nsim = Nsim(dev_id=live.netdevsim_id("dut", "nsim0"), netns=node.netns)
+        nsim = NetdevSimDev(dev_id=live.netdevsim_id("dut", "nsim0"), netns=node.netns)
         switch = Switch(ports=("swp1", "swp2"), netns=node.netns, node=node, topo=live, nsim=nsim)
         try:
             yield switch
@@ -377,6 +318,6 @@ def fresh_switch(request: pytest.FixtureRequest) -> Iterator[Switch]:
 
 
 @pytest.fixture
-def nsim(switch: Switch) -> Nsim:
+def nsim(switch: Switch) -> NetdevSimDev:
     """The netdevsim device (skips on real hardware: the test needs its debugfs knobs)."""
     return switch.require_nsim("debugfs fault injection")
