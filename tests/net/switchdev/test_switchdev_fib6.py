@@ -18,7 +18,7 @@ GW6 = ("2001:db8:1::2", "2001:db8:2::2")  # behind the first and second switch p
 
 
 def net6(n: int) -> str:
-    """The n-th test /64 (inside the conftest's TEST_NET6, flushed on real hardware)."""
+    """The n-th test /64 (inside suitelib.switchdev_switch.TEST_NET6, flushed on real hardware)."""
     return f"2001:db8:10{n:02x}::/64"
 
 

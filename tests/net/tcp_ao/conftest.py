@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
 
 import pytest
 
 from suitelib import tcp_ao_util as util
+from suitelib.tcp_ao_pair import Pair
 
 
 @pytest.fixture(params=util.FAMILIES, ids=lambda f: f.name)
@@ -33,22 +32,6 @@ def family(request: pytest.FixtureRequest) -> util.Family:
 def sockets() -> Iterator[util.Sockets]:
     with contextlib.ExitStack() as stack:
         yield util.Sockets(stack)
-
-
-@dataclass(frozen=True)
-class Pair:
-    """Topology tcp-ao-pair seen in one family: client a, server b."""
-
-    a: Any
-    b: Any
-    family: util.Family
-    a_addr: Any
-    b_addr: Any
-
-    @property
-    def network(self) -> Any:
-        """The link's subnet (10.0.1.0/24 or 2001:db8:1::/64)."""
-        return util.interface(self.b, "eth0", self.family.version).network
 
 
 @pytest.fixture
