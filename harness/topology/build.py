@@ -18,23 +18,25 @@ import os
 import secrets
 import socket
 import struct
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pyroute2 import IPRoute
-from pyroute2.netlink import NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST
-from pyroute2.netlink.exceptions import NetlinkError
-from pyroute2.netlink.rtnl import RTM_NEWLINK
-from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
-from pyroute2.netlink.generic.mptcp import MPTCP
 
 from .. import netns as nsutil
+from .. import rtnl
+from ..rtnl import Rtnl
 from ..run import CommandError, CommandNotFound, run
 from . import plan as P
 from .journal import Journal, all_journals, check_run_id, machine_lock
 from .model import Topology
 from .origin import describe, origin
+
+if TYPE_CHECKING:
+    from pyroute2 import IPRoute
+    from pyroute2.netlink.generic.mptcp import MPTCP
 
 NETDEVSIM_BUS = Path("/sys/bus/netdevsim")
 NETDEVSIM_FIRST_ID = 4000  # away from the small fixed ids upstream selftests use
@@ -42,9 +44,6 @@ NETDEVSIM_FIRST_ID = 4000  # away from the small fixed ids upstream selftests us
 NETLINK_GENERIC = 16
 _SOL_NETLINK = 270
 _NETLINK_EXT_ACK = 11
-_IFF_UP = 0x1
-_IFA_F_NODAD = 0x02
-_BRIDGE_FLAGS_SELF = 0x2
 _MPTCP_FLAGS = {"signal": 0x1, "subflow": 0x2, "backup": 0x4, "fullmesh": 0x8}
 
 
@@ -85,30 +84,52 @@ def netlink_socket(netns_fd: int, proto: int) -> socket.socket:
 
 @dataclass
 class NamespaceHandle:
-    """An open namespace: its fd and a netlink route socket living inside it."""
+    """An open namespace: its fd and netlink sockets living inside it.
+
+    ``rtnl`` (harness.rtnl) is what the builder uses; ``ipr``, a pyroute2
+    IPRoute for tests and the rarer build steps, is only created when first
+    asked for: under TCG creating one costs a noticeable part of a build.
+    """
 
     name: str
     fd: int
-    ipr: IPRoute
+    rtnl: Rtnl
+    _ipr: IPRoute | None = None
     _mptcp: MPTCP | None = None
+
+    @property
+    def ipr(self) -> IPRoute:
+        if self._ipr is None:
+            from pyroute2 import IPRoute  # imported on first use: heavy under TCG
+
+            self._ipr = IPRoute(use_socket=netlink_socket(self.fd, socket.NETLINK_ROUTE))
+        return self._ipr
 
     @property
     def mptcp(self) -> MPTCP:
         if self._mptcp is None:
+            from pyroute2.netlink.generic.mptcp import MPTCP
+
             self._mptcp = MPTCP(use_socket=netlink_socket(self.fd, NETLINK_GENERIC))
         return self._mptcp
 
     @classmethod
     def open(cls, name: str, fd: int) -> "NamespaceHandle":
-        return cls(name=name, fd=fd, ipr=IPRoute(use_socket=netlink_socket(fd, socket.NETLINK_ROUTE)))
+        return cls(name=name, fd=fd, rtnl=Rtnl(netlink_socket(fd, socket.NETLINK_ROUTE)))
 
     def close(self) -> None:
-        for client in (self.ipr, self._mptcp):
+        for client in (self.rtnl, self._ipr, self._mptcp):
             if client is not None:
                 with contextlib.suppress(Exception):
                     client.close()
         with contextlib.suppress(OSError):
             os.close(self.fd)
+
+
+def _is_netlink_error(exc: BaseException) -> bool:
+    """A pyroute2 NetlinkError; pyroute2 is only imported when a step needed it, so none can occur before."""
+    exceptions = sys.modules.get("pyroute2.netlink.exceptions")
+    return exceptions is not None and isinstance(exc, exceptions.NetlinkError)
 
 
 def refusal_message(topology: Topology, op: P.Op, exc: BaseException) -> str:
@@ -125,7 +146,7 @@ def refusal_message(topology: Topology, op: P.Op, exc: BaseException) -> str:
 
 def _reason(exc: BaseException) -> str:
     """The kernel's words: errno name and text, plus the extended ACK message when there is one."""
-    if isinstance(exc, NetlinkError):
+    if _is_netlink_error(exc):
         text = os.strerror(exc.code) if exc.code else "error"
         name = errno.errorcode.get(exc.code, str(exc.code))
         message = str(exc.args[1]) if len(exc.args) > 1 and exc.args[1] and exc.args[1] != text else ""
@@ -158,16 +179,18 @@ class Applier:
         for op in self.plan.ops:
             try:
                 getattr(self, f"_do_{type(op).__name__}")(op)
-            except (NetlinkError, OSError, ValueError, BuildError) as exc:
+            except Exception as exc:
+                if not isinstance(exc, (OSError, ValueError, BuildError)) and not _is_netlink_error(exc):
+                    raise
                 raise BuildError(refusal_message(self.plan.topology, op, exc)) from exc
 
     def index(self, node: str, ifname: str) -> int:
         key = (node, ifname)
         if key not in self.ifindex:
-            found = self.handles[node].ipr.link_lookup(ifname=ifname)
-            if not found:
+            found = self.handles[node].rtnl.link_index(ifname)
+            if found is None:
                 raise BuildError(f"node {node}: no interface {ifname!r}")
-            self.ifindex[key] = found[0]
+            self.ifindex[key] = found
         return self.ifindex[key]
 
     # --- namespaces and sysctls --------------------------------------------
@@ -241,7 +264,7 @@ class Applier:
         index = _find_netdevsim_port(ipr, dev_id, op.port)
         if index is None:
             raise BuildError(f"node {op.node}: netdevsim{dev_id} has no port {op.port}")
-        ipr.link("set", index=index, ifname=op.ifname)
+        self.handles[op.node].rtnl.request(rtnl.RTM_NEWLINK, rtnl.set_link(index, ifname=op.ifname))
         self.ifindex[(op.node, op.ifname)] = index
 
     def _do_PeerNetdevsim(self, op: P.PeerNetdevsim) -> None:
@@ -252,116 +275,75 @@ class Applier:
 
     # --- links ----------------------------------------------------------------
 
-    @staticmethod
-    def _link_attrs(s: P.LinkSettings) -> dict:
-        attrs: dict = {"ifname": s.ifname, "index": s.ifindex}
-        if s.mtu is not None:
-            attrs["mtu"] = s.mtu
-        if s.mac is not None:
-            attrs["address"] = s.mac
-        if s.up:
-            attrs["flags"] = _IFF_UP
-            attrs["change"] = _IFF_UP
-        return attrs
-
     def _do_CreateVeth(self, op: P.CreateVeth) -> None:
-        # pyroute2's link("add", peer=...) drops the peer's ifinfomsg header,
-        # so the request is assembled here: both ends get their planned
-        # ifindex, the peer is born in its namespace, and the local end joins
-        # its bridge and comes up in the same request.
+        # One request: both ends get their planned ifindex, the peer is born
+        # in its namespace, and the local end joins its bridge and comes up.
         local, peer = op.local, op.peer
-        peer_attrs = [("IFLA_IFNAME", peer.ifname), ("IFLA_NET_NS_FD", self.handles[op.peer_node].fd)]
-        peer_attrs += _optional_attrs(peer)
-        attrs = [("IFLA_IFNAME", local.ifname), *_optional_attrs(local)]
-        if op.local_master is not None:
-            attrs.append(("IFLA_MASTER", self.index(op.node, op.local_master)))
-        info = {"attrs": [("VETH_INFO_PEER", {"index": peer.ifindex, "attrs": peer_attrs})]}
-        attrs.append(("IFLA_LINKINFO", {"attrs": [("IFLA_INFO_KIND", "veth"), ("IFLA_INFO_DATA", info)]}))
-        msg = ifinfmsg()
-        msg["index"] = local.ifindex
-        if local.up:
-            msg["flags"] = msg["change"] = _IFF_UP
-        msg["attrs"] = attrs
-        _request(self.handles[op.node].ipr, msg, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL)
+        master = self.index(op.node, op.local_master) if op.local_master is not None else None
+        body = rtnl.new_veth(
+            local.ifindex, local.ifname, local.up, peer.ifindex, peer.ifname, self.handles[op.peer_node].fd,
+            mtu=local.mtu, mac=local.mac, peer_mtu=peer.mtu, peer_mac=peer.mac, master=master,
+        )
+        self.handles[op.node].rtnl.create(rtnl.RTM_NEWLINK, body)
         if peer.up:
             # The kernel cannot open the peer before the pair is linked
             # (veth_open: ENOTCONN), so the peer comes up in a second request.
-            self.handles[op.peer_node].ipr.link("set", index=peer.ifindex, state="up")
+            self.handles[op.peer_node].rtnl.request(rtnl.RTM_NEWLINK, rtnl.set_link(peer.ifindex, up=True))
 
     def _do_CreateBridge(self, op: P.CreateBridge) -> None:
-        attrs = self._link_attrs(op.link)
-        attrs.pop("flags", None), attrs.pop("change", None)  # up only once ports are in
-        if op.vlan_filtering:
-            # Only when asked: kernels without BRIDGE_VLAN_FILTERING reject
-            # the attribute even when it says 0.
-            attrs["br_vlan_filtering"] = 1
-        self.handles[op.node].ipr.link("add", kind="bridge", **attrs)
+        # Down until its ports are in. vlan_filtering only when asked: kernels
+        # without BRIDGE_VLAN_FILTERING reject the attribute even when it says 0.
+        s = op.link
+        body = rtnl.new_bridge(s.ifindex, s.ifname, mtu=s.mtu, mac=s.mac, vlan_filtering=op.vlan_filtering)
+        self.handles[op.node].rtnl.create(rtnl.RTM_NEWLINK, body)
 
     def _do_CreateVlan(self, op: P.CreateVlan) -> None:
-        attrs = self._link_attrs(op.link)
-        attrs.pop("flags", None), attrs.pop("change", None)
-        self.handles[op.node].ipr.link(
-            "add", kind="vlan", link=self.index(op.node, op.parent), vlan_id=op.vlan_id, **attrs
-        )
+        s = op.link
+        body = rtnl.new_vlan(s.ifindex, s.ifname, self.index(op.node, op.parent), op.vlan_id, mtu=s.mtu, mac=s.mac)
+        self.handles[op.node].rtnl.create(rtnl.RTM_NEWLINK, body)
 
     def _do_SetMaster(self, op: P.SetMaster) -> None:
-        self.handles[op.node].ipr.link(
-            "set", index=self.index(op.node, op.ifname), master=self.index(op.node, op.master)
-        )
+        body = rtnl.set_link(self.index(op.node, op.ifname), master=self.index(op.node, op.master))
+        self.handles[op.node].rtnl.request(rtnl.RTM_NEWLINK, body)
 
     def _do_AddBridgeVlan(self, op: P.AddBridgeVlan) -> None:
         v = op.vlans
-        info: dict = {"vid": str(v.first) if v.first == v.last else f"{v.first}-{v.last}"}
-        flags = [name for name, on in (("pvid", v.pvid), ("untagged", v.untagged)) if on]
-        if flags:
-            info["flags"] = flags
-        extra = {"vlan_flags": _BRIDGE_FLAGS_SELF} if op.on_bridge else {}
-        self.handles[op.node].ipr.vlan_filter("add", index=self.index(op.node, op.ifname), vlan_info=info, **extra)
+        body = rtnl.bridge_vlans(self.index(op.node, op.ifname), v.first, v.last, pvid=v.pvid,
+                                 untagged=v.untagged, on_bridge=op.on_bridge)
+        self.handles[op.node].rtnl.request(rtnl.RTM_SETLINK, body)
 
     def _do_ConfigureLink(self, op: P.ConfigureLink) -> None:
-        attrs: dict = {}
-        if op.mtu is not None:
-            attrs["mtu"] = op.mtu
-        if op.mac is not None:
-            attrs["address"] = op.mac
-        if op.up is not None:
-            attrs["state"] = "up" if op.up else "down"
-        if attrs:
-            self.handles[op.node].ipr.link("set", index=self.index(op.node, op.ifname), **attrs)
+        if op.mtu is None and op.mac is None and op.up is None:
+            return
+        body = rtnl.set_link(self.index(op.node, op.ifname), mtu=op.mtu, mac=op.mac, up=op.up)
+        self.handles[op.node].rtnl.request(rtnl.RTM_NEWLINK, body)
 
     # --- layer 3 --------------------------------------------------------------
 
     def _do_AddAddress(self, op: P.AddAddress) -> None:
         addr = op.address
-        kwargs: dict = {}
-        if addr.version == 6:
-            # No DAD: an address left "tentative" cannot be bound, and tests
-            # would race the 1-2 s DAD timer.
-            kwargs["flags"] = _IFA_F_NODAD
-        self.handles[op.node].ipr.addr(
-            "add",
-            index=self.index(op.node, op.ifname),
-            address=str(addr.ip),
-            prefixlen=addr.network.prefixlen,
-            **kwargs,
-        )
+        family = socket.AF_INET if addr.version == 4 else socket.AF_INET6
+        # No DAD for IPv6: an address left "tentative" cannot be bound, and
+        # tests would race the 1-2 s DAD timer.
+        body = rtnl.new_address(self.index(op.node, op.ifname), family, addr.ip.packed, addr.network.prefixlen,
+                                nodad=addr.version == 6)
+        self.handles[op.node].rtnl.create(rtnl.RTM_NEWADDR, body)
 
     def _do_AddRoute(self, op: P.AddRoute) -> None:
         r = op.route
-        kwargs: dict = {"family": socket.AF_INET if r.family == 4 else socket.AF_INET6}
+        family = socket.AF_INET if r.family == 4 else socket.AF_INET6
         if r.to == "default":
-            kwargs["dst"] = "0.0.0.0/0" if r.family == 4 else "::/0"
+            dst, dst_len = None, 0
         else:
-            kwargs["dst"] = str(ipaddress.ip_network(r.to, strict=False))
-        if r.via is not None:
-            kwargs["gateway"] = str(r.via)
-        if r.dev is not None:
-            kwargs["oif"] = self.index(op.node, r.dev)
-        if r.metric is not None:
-            kwargs["priority"] = r.metric
-        if r.table is not None:
-            kwargs["table"] = r.table
-        self.handles[op.node].ipr.route("add", **kwargs)
+            network = ipaddress.ip_network(r.to, strict=False)
+            dst, dst_len = network.network_address.packed, network.prefixlen
+        body = rtnl.new_route(
+            family, dst, dst_len,
+            gateway=ipaddress.ip_address(str(r.via)).packed if r.via is not None else None,
+            oif=self.index(op.node, r.dev) if r.dev is not None else None,
+            priority=r.metric, table=r.table,
+        )
+        self.handles[op.node].rtnl.create(rtnl.RTM_NEWROUTE, body)
 
     def _do_SetMptcpLimits(self, op: P.SetMptcpLimits) -> None:
         kwargs = {}
@@ -391,25 +373,6 @@ class Applier:
         for handle in self.handles.values():
             handle.close()
         self.handles.clear()
-
-
-def _optional_attrs(s: P.LinkSettings) -> list[tuple[str, object]]:
-    attrs: list[tuple[str, object]] = []
-    if s.mtu is not None:
-        attrs.append(("IFLA_MTU", s.mtu))
-    if s.mac is not None:
-        attrs.append(("IFLA_ADDRESS", s.mac))
-    return attrs
-
-
-def _request(ipr: IPRoute, msg: ifinfmsg, msg_type: int, flags: int) -> list:
-    """Send one prepared rtnetlink message and wait for its ACK (or raise)."""
-
-    async def send() -> list:
-        responses = await ipr.asyncore.nlm_request(msg, msg_type, NLM_F_REQUEST | NLM_F_ACK | flags)
-        return [m async for m in responses]
-
-    return ipr._run_with_cleanup(send)
 
 
 # --- netdevsim helpers ------------------------------------------------------------

@@ -13,15 +13,17 @@ import socket
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pyroute2 import IPRoute
 
 from .. import netns as nsutil
 from ..run import in_netns, run
 from .build import NETLINK_GENERIC, Applier, Journal, NamespaceHandle, build, netlink_socket, teardown
 from .model import Node, Topology
 from .state import LinkState, NodeState, TopologyState, kept_addresses, kept_routes
+
+if TYPE_CHECKING:
+    from pyroute2 import IPRoute
 
 
 @dataclass
