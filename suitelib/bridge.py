@@ -16,6 +16,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from harness import rtnl
+
 from .packets import ETH_P_8021AD, ETH_P_8021Q, auxdata_vlan, inet_checksum, inline_vlan  # noqa: F401 (bridge tests use the tag parsers too)
 
 DYNAMIC_STATES = frozenset({"", "reachable", "stale"})
@@ -312,9 +314,7 @@ RTM_SETLINK = 19
 NLMSG_ERROR = 2
 NLM_F_REQUEST = 0x1
 NLM_F_ACK = 0x4
-NLM_F_ACK_TLVS = 0x200
 NLA_F_NESTED = 0x8000
-NLMSGERR_ATTR_MSG = 1
 AF_UNSPEC = 0
 AF_BRIDGE = 7
 IFLA_PROTINFO = 12
@@ -328,34 +328,20 @@ IFLA_BRPORT_MAB = 40  # u8 (Linux 6.2+)
 IFLA_BRPORT_MCAST_N_GROUPS = 41  # u32, read-only (Linux 6.3+)
 IFLA_BRPORT_MCAST_MAX_GROUPS = 42  # u32, 0 = no limit (Linux 6.3+)
 
-_NLMSGHDR = struct.Struct("=IHHII")
-_IFINFOMSG = struct.Struct("=BxHiII")
+_IFINFOMSG_SIZE = 16
 
-
-def nlattr(kind: int, payload: bytes) -> bytes:
-    length = 4 + len(payload)
-    return struct.pack("=HH", length, kind) + payload + b"\x00" * ((4 - length % 4) % 4)
+# The encoding primitives are the topology builder's (harness.rtnl).
+nlattr = rtnl.attr
+nlmsg = rtnl.message
 
 
 def parse_nlattrs(buf: bytes) -> dict[int, bytes]:
     """type -> payload of a run of netlink attributes (NLA_F_NESTED stripped)."""
-    out = {}
-    offset = 0
-    while offset + 4 <= len(buf):
-        length, kind = struct.unpack_from("=HH", buf, offset)
-        if length < 4:
-            break
-        out[kind & ~NLA_F_NESTED & 0xFFFF] = buf[offset + 4 : offset + length]
-        offset += (length + 3) & ~3
-    return out
-
-
-def nlmsg(kind: int, flags: int, seq: int, body: bytes) -> bytes:
-    return _NLMSGHDR.pack(16 + len(body), kind, flags, seq, 0) + body
+    return dict(rtnl.attributes(buf))
 
 
 def ifinfomsg(index: int, family: int = AF_UNSPEC) -> bytes:
-    return _IFINFOMSG.pack(family, 0, index, 0, 0)
+    return rtnl.ifinfomsg(index=index, family=family)
 
 
 def set_bridge_u32(index: int, attr: int, value: int, seq: int = 1) -> bytes:
@@ -395,29 +381,18 @@ class NetlinkReply:
 def parse_replies(buf: bytes) -> list[NetlinkReply]:
     """The messages in one netlink datagram; errors carry errno and extack text."""
     out = []
-    offset = 0
-    while offset + 16 <= len(buf):
-        length, kind, flags, _seq, _pid = _NLMSGHDR.unpack_from(buf, offset)
-        if length < 16:
-            break
-        payload = buf[offset + 16 : offset + length]
+    for kind, flags, _seq, payload in rtnl.split_messages(buf):
         error, message = 0, ""
         if kind == NLMSG_ERROR:
-            error = struct.unpack_from("=i", payload)[0]
-            if flags & NLM_F_ACK_TLVS:
-                inner_len = _NLMSGHDR.unpack_from(payload, 4)[0]
-                capped = flags & 0x100  # NLM_F_CAPPED: original payload left out
-                tlvs = payload[4 + (16 if capped else inner_len) :]
-                raw = parse_nlattrs(tlvs).get(NLMSGERR_ATTR_MSG, b"")
-                message = raw.rstrip(b"\x00").decode(errors="replace")
+            code, message = rtnl.error_of(flags, payload)
+            error = -code
         out.append(NetlinkReply(kind, error, message, payload))
-        offset += (length + 3) & ~3
     return out
 
 
 def bridge_data(link_payload: bytes) -> dict[int, bytes]:
     """IFLA_BR_* attributes of an RTM_NEWLINK reply's payload (ifinfomsg + attributes)."""
-    attrs = parse_nlattrs(link_payload[_IFINFOMSG.size :])
+    attrs = parse_nlattrs(link_payload[_IFINFOMSG_SIZE:])
     linkinfo = parse_nlattrs(attrs.get(IFLA_LINKINFO, b""))
     return parse_nlattrs(linkinfo.get(IFLA_INFO_DATA, b""))
 

@@ -22,6 +22,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from harness import rtnl
+
 # --- routes (ip -j route show) ------------------------------------------------
 
 ROUTE_OFFLOAD = "rt_offload"
@@ -249,9 +251,7 @@ RTNLGRP_IPV6_ROUTE = 11
 NLMSG_ERROR = 2
 NLMSG_DONE = 3
 
-_NLMSGHDR = struct.Struct("=IHHII")
 _RTMSG = struct.Struct("=BBBBBBBBI")
-_RTATTR = struct.Struct("=HH")
 
 
 @dataclass(frozen=True)
@@ -283,19 +283,11 @@ class RouteEvent:
         return self.trap or self.offload
 
 
-def _align4(n: int) -> int:
-    return (n + 3) & ~3
-
-
 def _attrs(data: bytes) -> dict[int, bytes]:
+    """type -> payload; the first of a repeated type wins (the kernel sends each once)."""
     attrs: dict[int, bytes] = {}
-    off = 0
-    while off + _RTATTR.size <= len(data):
-        length, kind = _RTATTR.unpack_from(data, off)
-        if length < _RTATTR.size:
-            break
-        attrs.setdefault(kind & 0x3FFF, data[off + _RTATTR.size : off + length])
-        off += _align4(length)
+    for kind, payload in rtnl.attributes(data):
+        attrs.setdefault(kind, payload)
     return attrs
 
 
@@ -311,29 +303,14 @@ def _prefix(family: int, raw: bytes | None, plen: int) -> str:
 
 def message_types(datagrams: Iterable[bytes]) -> list[int]:
     """nlmsg_type of every message in the datagrams, in order."""
-    types = []
-    for data in datagrams:
-        off = 0
-        while off + _NLMSGHDR.size <= len(data):
-            length, kind = _NLMSGHDR.unpack_from(data, off)[:2]
-            if length < _NLMSGHDR.size:
-                break
-            types.append(kind)
-            off += _align4(length)
-    return types
+    return [kind for data in datagrams for kind, _flags, _seq, _body in rtnl.split_messages(data)]
 
 
 def route_events(datagrams: Iterable[bytes]) -> list[RouteEvent]:
     """Route notifications in netlink datagrams, in order; other messages skipped."""
     events = []
     for data in datagrams:
-        off = 0
-        while off + _NLMSGHDR.size <= len(data):
-            length, kind, _flags, _seq, _pid = _NLMSGHDR.unpack_from(data, off)
-            if length < _NLMSGHDR.size:
-                break
-            body = data[off + _NLMSGHDR.size : off + length]
-            off += _align4(length)
+        for kind, _flags, _seq, body in rtnl.split_messages(data):
             if kind not in (RTM_NEWROUTE, RTM_DELROUTE) or len(body) < _RTMSG.size:
                 continue
             family, dst_len, _src, _tos, table, _proto, _scope, _type, rtm_flags = _RTMSG.unpack_from(body)

@@ -10,6 +10,7 @@ import struct
 
 import pytest
 
+from harness import rtnl
 from suitelib import bridge as br
 from suitelib import packets as pk
 
@@ -197,8 +198,8 @@ def _error(errno_: int, with_msg: str | None) -> bytes:
     body = struct.pack("=i", -errno_) + inner
     flags = 0x100
     if with_msg is not None:
-        flags |= br.NLM_F_ACK_TLVS
-        body += br.nlattr(br.NLMSGERR_ATTR_MSG, with_msg.encode() + b"\x00")
+        flags |= rtnl.NLM_F_ACK_TLVS
+        body += br.nlattr(rtnl.NLMSGERR_ATTR_MSG, with_msg.encode() + b"\x00")
     return struct.pack("=IHHII", 16 + len(body), br.NLMSG_ERROR, flags, 1, 0) + body
 
 

@@ -22,6 +22,7 @@ SUITE_LIBRARY = REPO / "suitelib"
 PUBLIC: dict[str, frozenset[str] | str] = {
     "harness.testing": "*",
     "harness.run": "*",
+    "harness.rtnl": "*",
     "harness.topology": frozenset({"load_topology", "load_topology_text", "TopologyError"}),
     "harness.topology.live": "*",
     "harness.topology.model": "*",
