@@ -33,7 +33,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from harness.host import cache_dir  # noqa: E402
-from harness.kernel.build import build_kernel, controlled_env  # noqa: E402
+from harness.kernel.build import build_kernel  # noqa: E402
+from harness.vng.env import controlled_env  # noqa: E402
 from harness.vm.accel import choose_accel  # noqa: E402
 from harness.vm.timeline import GuestTimeline, parse_timeline  # noqa: E402
 

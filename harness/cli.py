@@ -87,7 +87,9 @@ def _cmd_topo_up(args: argparse.Namespace) -> int:
         # The message names the file and line of the setting (or the file,
         # for a run-level refusal); saying the file again would only repeat it.
         where = "" if str(exc).startswith(str(args.file)) else f"{args.file}: "
-        print(f"{where}{exc} (build failed; nothing of this run left behind)", file=sys.stderr)
+        outcome = ("some of it could not be removed; run 'netharness clean'" if exc.left_behind
+                   else "nothing of this run left behind")
+        print(f"{where}{exc} (build failed; {outcome})", file=sys.stderr)
         return EXIT_FAIL
     except KeyboardInterrupt:
         print(f"{args.file}: interrupted while building, rolled back", file=sys.stderr)

@@ -35,6 +35,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..host import cache_dir
+from ..vng.env import controlled_env
 from .kconfig import KconfigEntry, format_missing, missing_options, parse_dotconfig, parse_fragment
 
 DEBIAN_TARBALL = Path("/usr/src/linux-source-6.12.tar.xz")
@@ -190,23 +191,6 @@ def _tool(name: str) -> str:
     if found is None:
         raise KernelBuildError(f"{name} not found: install netharness's dependencies (ci/setup.sh)")
     return found
-
-
-def controlled_env(home: Path) -> dict[str, str]:
-    """Environment for vng: a HOME without ~/.config/virtme-ng, our venv first on
-    PATH, and (when no Rust virtiofsd is installed) the virtiofsd shim before it."""
-    from ..vm.virtiofsd_shim import shim_dir
-
-    home.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ)
-    env["HOME"] = str(home)
-    path = f"{Path(sys.executable).parent}:{env.get('PATH', '/usr/bin:/bin')}"
-    if shutil.which("virtiofsd", path=path) is None:
-        shim = shim_dir(cache_dir())
-        if shim is not None:
-            path = f"{shim}:{path}"
-    env["PATH"] = path
-    return env
 
 
 def configure(src: Path, build_dir: Path, fragments: Sequence[Path], env: dict[str, str]) -> None:

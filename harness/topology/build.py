@@ -48,7 +48,13 @@ _MPTCP_FLAGS = {"signal": 0x1, "subflow": 0x2, "backup": 0x4, "fullmesh": 0x8}
 
 
 class BuildError(RuntimeError):
-    """A kernel request failed; says which operation and why."""
+    """A kernel request failed; says which operation and why.
+
+    ``left_behind`` is set when the rollback after it could not remove
+    everything (the journal then stays for ``netharness clean``).
+    """
+
+    left_behind: bool = False
 
 
 class RunExistsError(BuildError):
@@ -476,7 +482,7 @@ def teardown(
     return removed
 
 
-def _rollback(applier: Applier) -> None:
+def _rollback(applier: Applier) -> bool:
     """Undo a failed build: remove what this run created itself, then its journal.
 
     Never goes by the journal's names: those are what the run *planned*, and
@@ -499,6 +505,7 @@ def _rollback(applier: Applier) -> None:
             failed = True
     if not failed:
         applier.journal.delete()
+    return not failed
 
 
 def _taken_names(plan: P.Plan) -> list[str]:
@@ -532,10 +539,10 @@ def build(topology: Topology, run_id: str | None = None, detached: bool = False)
         applier.run()
         journal.complete = True
         journal.save()
-    except BaseException:
+    except BaseException as exc:
         # Also when interrupted inside reserve(): the file is ours if it is
         # our record; a taken id's file is someone else's and stays.
-        if journal.is_mine():
-            _rollback(applier)
+        if journal.is_mine() and not _rollback(applier) and isinstance(exc, BuildError):
+            exc.left_behind = True
         raise
     return journal, applier

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..host import cache_dir
-from ..kernel.build import controlled_env
+from ..vng.env import controlled_env
 from . import console as kconsole
 from . import reaper
 from .argv import VMSpec, guest_command, vng_argv

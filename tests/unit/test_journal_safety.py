@@ -471,3 +471,26 @@ def test_sigterm_while_building_unwinds_and_the_handler_is_restored(
     assert unwound == [KeyboardInterrupt]
     assert signal.getsignal(signal.SIGTERM) == before
     assert "interrupted" in capsys.readouterr().err
+
+
+def test_a_rollback_that_cannot_remove_everything_says_so_and_keeps_the_journal(
+    state: Path, fake_kernel: dict, fake_run_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake_kernel["fail_on"]["nh-stuck1-b"] = OSError(12, "Cannot allocate memory")
+
+    def remove(name: str, mounts: object = None) -> bool:
+        raise OSError(16, f"unmount {name}: Device or resource busy")
+
+    monkeypatch.setattr(nsutil, "remove", remove)
+    with pytest.raises(B.BuildError) as info:
+        B.build(load_topology_text(TWO_NODES, "two.yaml"), run_id="stuck1")
+    assert info.value.left_behind
+    assert [p.name for p in (state / "runs").glob("*.json")] == ["stuck1.json"]  # for `clean`
+
+
+def test_a_clean_rollback_leaves_nothing_and_says_so(state: Path, fake_kernel: dict) -> None:
+    fake_kernel["fail_on"]["nh-fine1-b"] = OSError(12, "Cannot allocate memory")
+    with pytest.raises(B.BuildError) as info:
+        B.build(load_topology_text(TWO_NODES, "two.yaml"), run_id="fine1")
+    assert not info.value.left_behind
+    assert list((state / "runs").glob("*.json")) == []

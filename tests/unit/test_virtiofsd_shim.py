@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.vm import virtiofsd_shim
+from harness.vng import virtiofsd_shim
 
 
 def test_shim_translates_arguments_and_writes_the_pid_file(tmp_path, monkeypatch):

@@ -23,7 +23,7 @@ from pathlib import Path
 C_VIRTIOFSD = Path("/usr/lib/qemu/virtiofsd")
 
 SCRIPT = f"""#!/bin/sh
-# netharness: Rust-virtiofsd command line -> {C_VIRTIOFSD} (harness/vm/virtiofsd_shim.py)
+# netharness: Rust-virtiofsd command line -> {C_VIRTIOFSD} (harness/vng/virtiofsd_shim.py)
 case " $* " in
   *" --version "*) echo "netharness virtiofsd shim over {C_VIRTIOFSD}"; exit 0 ;;
   *" --help "*) echo "usage: virtiofsd --socket-path PATH --shared-dir DIR [--cache MODE]"; exit 0 ;;

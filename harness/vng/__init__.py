@@ -1,0 +1,1 @@
+"""What the kernel build and the VM runner share about running virtme-ng (vng)."""
